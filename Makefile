@@ -1,0 +1,140 @@
+# coloop - the build.
+#
+#   make demo     the essays' headline experiment (installs missing dependencies first)
+#   make check    every Check suite, plus the README's example
+#   make bench    the benchmark programs (figures, not pass/fail)
+#   make asan     the suites under AddressSanitizer + UBSan
+#   make valgrind the suites under Valgrind memcheck
+#   make install PREFIX=/usr/local    library, headers and coloop.pc
+#
+# Every goal first runs tools/deps.sh, which installs what is missing (as
+# root, with apt-get) or prints the command to run.  Then make calls itself
+# with COLOOP_DEPS_OK=1 to do the real work.
+
+GOALS := $(or $(MAKECMDGOALS),all)
+
+ifeq ($(COLOOP_DEPS_OK)$(filter-out clean,$(GOALS)),)
+# only "make clean": no dependencies needed
+else ifndef COLOOP_DEPS_OK
+.PHONY: $(GOALS)
+$(firstword $(GOALS)):
+	@sh tools/deps.sh
+	@$(MAKE) --no-print-directory COLOOP_DEPS_OK=1 $(GOALS)
+$(filter-out $(firstword $(GOALS)),$(GOALS)): $(firstword $(GOALS))
+	@:
+endif
+
+ifeq ($(COLOOP_DEPS_OK)$(filter-out clean,$(GOALS)),)
+.PHONY: clean
+clean:
+	rm -rf build
+else ifdef COLOOP_DEPS_OK
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+PKG_CONFIG ?= pkg-config
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wno-missing-field-initializers
+ifdef CI
+WARN     += -Werror
+endif
+OPT      ?= -O2
+# -fstack-clash-protection: a frame bigger than the guard page must still hit it
+# (without it, a 64 KiB local array can jump the guard and corrupt a neighbour).
+CFLAGS   ?= $(OPT) -g
+ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) -fstack-clash-protection -I. \
+             $(shell $(PKG_CONFIG) --cflags openssl) $(EXTRA_CFLAGS)
+LDLIBS_LIB = $(shell $(PKG_CONFIG) --libs openssl) -pthread
+CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
+CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
+
+LIB_SRCS  := $(wildcard runtime/*.c net/*.c http/*.c)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB       := $(BUILD)/libcoloop.a
+TEST_SRCS := $(wildcard tests/*.c)
+TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
+TEST_BIN  := $(BUILD)/tests/check_coloop
+DEMO_SRCS := $(wildcard demos/*.c)
+DEMO_BINS := $(DEMO_SRCS:demos/%.c=$(BUILD)/demos/%)
+HEADERS   := coloop.h $(wildcard runtime/*.h net/*.h http/*.h)
+
+.PHONY: all lib demos tests check demo bench asan valgrind install clean readme-example
+.DEFAULT_GOAL := all
+
+all: lib demos tests
+lib: $(LIB)
+demos: $(DEMO_BINS)
+tests: $(TEST_BIN) $(DEMO_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/tests/%.o: tests/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/demos/%: demos/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP $< -o $@ $(LIB) $(LDLIBS_LIB) -lm
+
+$(TEST_BIN): $(TEST_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(TEST_OBJS) -o $@ $(LIB) $(LDLIBS_LIB) $(CHECK_LIBS)
+
+# The README's code example must compile and run: extract it and build it.
+$(BUILD)/readme/example.c: README.md
+	@mkdir -p $(dir $@)
+	awk '/^```c$$/{inside=1; next} /^```$$/{if (inside) exit} inside' README.md > $@
+	@test -s $@ || { echo "README.md has no \`\`\`c example block"; exit 1; }
+
+$(BUILD)/readme/example: $(BUILD)/readme/example.c $(LIB)
+	$(CC) $(ALL_CFLAGS) $< -o $@ $(LIB) $(LDLIBS_LIB)
+
+readme-example: $(BUILD)/readme/example
+	@echo "== README example =="
+	@$(BUILD)/readme/example
+
+check: tests readme-example
+	@echo "== Check suites =="
+	@cd $(BUILD)/tests && ./check_coloop
+
+demo: $(BUILD)/demos/sleepers
+	@$(BUILD)/demos/sleepers
+
+bench: $(BUILD)/demos/loopstress
+	@$(BUILD)/demos/loopstress
+
+# AddressSanitizer + UBSan with the fiber annotations of runtime/sanitizers.h.
+# detect_stack_use_after_return=1: ASan's swapcontext interceptor wipes the
+# redzones of frames that live across a yield; fake stacks keep them checked.
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" tests
+	@echo "== Check suites under ASan+UBSan =="
+	@cd build/asan/tests && ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1:abort_on_error=1 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./check_coloop
+
+# Valgrind needs Check's fork mode off, or every child's inherited memory looks leaked.
+valgrind:
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed: apt-get install -y valgrind"; exit 1; }
+	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" tests
+	@echo "== Check suites under Valgrind =="
+	@cd build/valgrind/tests && CK_FORK=no COLOOP_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 \
+	    --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes ./check_coloop
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/coloop
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	for h in $(HEADERS); do install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/coloop/$$h; done
+	sed -e 's|@PREFIX@|$(PREFIX)|' tools/coloop.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/coloop.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj $(BUILD)/demos -name '*.d' 2>/dev/null)
+endif

@@ -1,0 +1,16 @@
+/* coloop.h - one include for programs that use coloop.
+ *
+ * The runtime layer: tasks (runtime/task.h) on a per-thread loop
+ * (runtime/loop.h), errors as negative codes (runtime/error.h), stacks
+ * (runtime/stack.h).  The net/ and http/ layers add their headers here as
+ * they land.
+ */
+#ifndef COLOOP_H
+#define COLOOP_H
+
+#include "runtime/error.h"
+#include "runtime/loop.h"
+#include "runtime/stack.h"
+#include "runtime/task.h"
+
+#endif

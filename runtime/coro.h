@@ -1,0 +1,45 @@
+/* coro.h - the context switch: the one place where a task's registers and
+ * stack are swapped for another's.
+ *
+ * A coro is a saved execution context (registers + which stack).  The loop
+ * owns a "home" coro that runs on the thread's ordinary stack; every task has
+ * its own coro on an mmap'd stack.  Control only ever moves home -> task or
+ * task -> home: the loop is the scheduler between any two tasks, which keeps
+ * the switch code small and makes every switch visible in one place.
+ *
+ * Implementation: POSIX ucontext (makecontext/swapcontext).  See coro.c for
+ * what a switch saves and what it costs.  Nothing in this header suspends by
+ * itself: the task layer (task.c) decides when to call coro_switch.
+ */
+#ifndef COLOOP_CORO_H
+#define COLOOP_CORO_H
+
+#include <stddef.h>
+#include <ucontext.h>
+
+#include "runtime/stack.h"
+
+struct co_coro {
+    ucontext_t ctx;              /* saved registers, signal mask and stack pointer */
+    void (*entry)(void *);       /* first function run on this coro's stack */
+    void *arg;                   /* its argument */
+    struct co_coro *home;        /* where this coro returns when entry() ends */
+    const void *stack_lo;        /* this coro's stack, for AddressSanitizer's fiber API */
+    size_t stack_size;
+    void *asan_fake_stack;       /* ASan's use-after-return bookkeeping across a switch */
+};
+
+/* Prepare `home` to stand for the calling thread's own stack. */
+void coro_init_home(struct co_coro *home);
+
+/* Prepare `c` to run entry(arg) on `stack` the first time it is switched to;
+ * when entry returns, control goes to `home` and never comes back to `c`.
+ * Returns 0 or a negative errno (getcontext failed). */
+int coro_make(struct co_coro *c, const struct co_stack *stack,
+              void (*entry)(void *), void *arg, struct co_coro *home);
+
+/* Save the current context into `from` and resume `to`.  Returns when some
+ * other context switches back to `from`. */
+void coro_switch(struct co_coro *from, struct co_coro *to);
+
+#endif

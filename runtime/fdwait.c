@@ -1,0 +1,94 @@
+/* fdwait.c - waiting for a descriptor to become readable or writable.
+ *
+ * The loop keeps one slot per descriptor number: whether it is registered
+ * with epoll, and which task (at most one per direction) waits on it.  A
+ * second task waiting in the same direction gets -EBUSY: two readers of one
+ * socket would steal each other's bytes, so that is always a bug.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+static int fd_table_reserve(co_loop *loop, int fd)
+{
+    if (fd < loop->fds_capacity)
+        return 0;
+    int cap = loop->fds_capacity ? loop->fds_capacity : 64;
+    while (cap <= fd)
+        cap *= 2;
+    struct fd_slot *fds = realloc(loop->fds, (size_t)cap * sizeof *fds);
+    if (!fds)
+        return -ENOMEM;
+    memset(fds + loop->fds_capacity, 0, (size_t)(cap - loop->fds_capacity) * sizeof *fds);
+    loop->fds = fds;
+    loop->fds_capacity = cap;
+    return 0;
+}
+
+static int fd_register(co_loop *loop, int fd)
+{
+    int rc = fd_table_reserve(loop, fd);
+    if (rc < 0 || loop->fds[fd].registered)
+        return rc;
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd };
+    if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST)
+        return -errno;   /* EPERM: regular files are always "ready" and cannot be polled */
+    loop->fds[fd].registered = true;
+    loop->stats.fds_registered++;
+    return 0;
+}
+
+int await_fd(int fd, enum co_fd_direction dir, int64_t deadline)
+{
+    co_task *self = task_require_current(__func__);
+    if (!self)
+        return -CO_ENOTASK;
+    if (fd < 0 || (dir != CO_FD_READ && dir != CO_FD_WRITE))
+        return fd < 0 ? -EBADF : -EINVAL;
+    co_loop *loop = self->loop;
+    int rc = fd_register(loop, fd);
+    if (rc < 0)
+        return rc;
+    struct fd_slot *slot = &loop->fds[fd];
+    co_task **waiter = dir == CO_FD_READ ? &slot->reader : &slot->writer;
+    if (*waiter)
+        return -EBUSY;
+    *waiter = self;
+    self->wait_fd = fd;
+    loop->stats.fd_waiters++;
+    rc = task_suspend(dir == CO_FD_READ ? WAIT_FD_READ : WAIT_FD_WRITE, NULL, NULL, deadline);
+    loop->stats.fd_waiters--;
+    slot = &loop->fds[fd];   /* the table may have moved while we slept */
+    waiter = dir == CO_FD_READ ? &slot->reader : &slot->writer;
+    if (*waiter == self)
+        *waiter = NULL;
+    return rc;
+}
+
+int loop_forget_fd(int fd)
+{
+    co_loop *loop = loop_this_thread();
+    if (!loop || fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].registered)
+        return 0;
+    struct fd_slot *slot = &loop->fds[fd];
+    epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    slot->registered = false;
+    loop->stats.fds_registered--;
+    if (slot->reader)
+        task_wake(slot->reader, -EBADF);
+    if (slot->writer)
+        task_wake(slot->writer, -EBADF);
+    slot->reader = slot->writer = NULL;
+    return 0;
+}
+
+int loop_close_fd(int fd)
+{
+    loop_forget_fd(fd);
+    return close(fd) < 0 ? -errno : 0;
+}

@@ -1,0 +1,327 @@
+/* loop.c - the event loop: one turn = wait for I/O or the next timer, fire
+ * due timers, run every task that is ready.
+ *
+ *     loop_run
+ *       while tasks are alive:
+ *         loop_poll        epoll_pwait2 until a descriptor is ready or the
+ *                          earliest timer is due (0 if tasks are ready)
+ *         fire_due_timers  wake tasks whose sleep or deadline has passed
+ *         run_ready_batch  switch to each task that was ready at this point
+ *
+ * Descriptors are registered with epoll once, edge-triggered, for both
+ * directions (EPOLLIN|EPOLLOUT|EPOLLET).  Edge-triggered means epoll reports a
+ * change of state, not a state: so every I/O wrapper must try its read or
+ * write first and wait only after EAGAIN, or it could wait for an edge that
+ * already happened.  In exchange the steady state costs no epoll_ctl calls.
+ *
+ * The ready queue is run in batches: tasks made ready while a batch runs wait
+ * for the next turn, so a set of tasks that keep yielding cannot starve the
+ * network (the loop polls between batches whenever anyone waits on I/O).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/internal.h"
+
+#define EPOLL_BATCH 256
+#define TEARDOWN_TURNS 1000   /* turns loop_free gives cancelled tasks to unwind */
+
+static _Thread_local co_loop *this_thread_loop;
+
+static int64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+co_loop *loop_this_thread(void) { return this_thread_loop; }
+co_loop *loop_current(void) { return this_thread_loop; }
+
+int64_t co_now_ns(void)
+{
+    return this_thread_loop ? this_thread_loop->now_ns : monotonic_ns();
+}
+
+int64_t co_deadline_in_ms(int64_t ms)
+{
+    return co_now_ns() + ms * 1000000;
+}
+
+/* A write to a socket whose peer is gone raises SIGPIPE, whose default action
+ * kills the process; OpenSSL's writes cannot pass MSG_NOSIGNAL.  So a loop
+ * ignores SIGPIPE (if nobody chose a handler) and writes fail with EPIPE. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction old;
+    if (sigaction(SIGPIPE, NULL, &old) == 0 && old.sa_handler == SIG_DFL)
+        signal(SIGPIPE, SIG_IGN);
+}
+
+int loop_new(co_loop **out)
+{
+    *out = NULL;
+    if (this_thread_loop)
+        return -EEXIST;
+    co_loop *loop = calloc(1, sizeof *loop);
+    if (!loop)
+        return -ENOMEM;
+    loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (loop->epoll_fd < 0) {
+        int err = errno;
+        free(loop);
+        return -err;
+    }
+    coro_init_home(&loop->home);
+    loop->now_ns = monotonic_ns();
+    ignore_sigpipe();
+    this_thread_loop = loop;
+    *out = loop;
+    return 0;
+}
+
+void loop_make_ready(co_loop *loop, co_task *t)
+{
+    t->next_ready = NULL;
+    if (loop->ready_tail)
+        loop->ready_tail->next_ready = t;
+    else
+        loop->ready_head = t;
+    loop->ready_tail = t;
+}
+
+void loop_run_task(co_loop *loop, co_task *t)
+{
+    loop->current = t;
+    t->state = TASK_RUNNING;
+    coro_switch(&loop->home, &t->coro);
+    loop->current = NULL;
+    loop->stats.switches += 2;
+    if (t->state == TASK_DONE)
+        task_release_finished(t);   /* safe now: we are off its stack */
+}
+
+static void run_ready_batch(co_loop *loop)
+{
+    co_task *batch = loop->ready_head;
+    loop->ready_head = loop->ready_tail = NULL;
+    while (batch) {
+        co_task *t = batch;
+        batch = t->next_ready;
+        loop_run_task(loop, t);
+    }
+}
+
+static void fire_due_timers(co_loop *loop)
+{
+    struct co_timer *first;
+    while ((first = timer_heap_first(&loop->timers)) && first->deadline_ns <= loop->now_ns) {
+        timer_heap_remove(&loop->timers, first);
+        first->fire(first);
+    }
+}
+
+static void dispatch_fd_event(co_loop *loop, const struct epoll_event *ev)
+{
+    int fd = ev->data.fd;
+    if (fd >= loop->fds_capacity || !loop->fds[fd].registered)
+        return;
+    struct fd_slot *slot = &loop->fds[fd];
+    if (slot->reader && (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
+        task_wake(slot->reader, 0);
+    if (slot->writer && (ev->events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))
+        task_wake(slot->writer, 0);
+}
+
+/* Wait for I/O at most until `timeout_ns` (-1 = no limit), dispatch events. */
+static void loop_poll(co_loop *loop, int64_t timeout_ns)
+{
+    struct epoll_event events[EPOLL_BATCH];
+    struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
+    loop->stats.epoll_waits++;
+    /* epoll_pwait2 takes nanoseconds; plain epoll_wait rounds to milliseconds,
+     * which would make every timer up to 1 ms late. */
+    int n = epoll_pwait2(loop->epoll_fd, events, EPOLL_BATCH, timeout_ns < 0 ? NULL : &ts, NULL);
+    if (n < 0 && errno == ENOSYS) {
+        int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        n = epoll_wait(loop->epoll_fd, events, EPOLL_BATCH, ms);
+    }
+    for (int i = 0; i < n; i++)
+        dispatch_fd_event(loop, &events[i]);
+}
+
+static bool anyone_waits_outside(const co_loop *loop)
+{
+    return loop->stats.fd_waiters > 0 || loop->external_waits > 0;
+}
+
+static void report_deadlock(co_loop *loop)
+{
+    fprintf(stderr, "coloop: deadlock: %llu task(s) blocked, no timer armed, no descriptor or "
+                    "pool job awaited: nothing can ever wake them.\n",
+            (unsigned long long)loop->stats.tasks_alive);
+    loop_dump_tasks(loop, stderr);
+}
+
+/* One turn of the loop.  Returns 1 to go on, 0 when no task is left,
+ * -CO_EDEADLOCK when tasks are left but nothing can wake them. */
+static int loop_turn(co_loop *loop)
+{
+    if (loop->stats.tasks_alive == 0)
+        return 0;
+    if (loop->ready_head) {
+        if (anyone_waits_outside(loop))
+            loop_poll(loop, 0);
+    } else {
+        struct co_timer *first = timer_heap_first(&loop->timers);
+        if (first) {
+            int64_t wait = first->deadline_ns - monotonic_ns();
+            loop_poll(loop, wait > 0 ? wait : 0);
+        } else if (anyone_waits_outside(loop)) {
+            loop_poll(loop, -1);
+        } else {
+            return -CO_EDEADLOCK;
+        }
+    }
+    loop->now_ns = monotonic_ns();
+    fire_due_timers(loop);
+    run_ready_batch(loop);
+    return 1;
+}
+
+int loop_run(co_loop *loop)
+{
+    if (loop->running)
+        return -CO_ENESTED;
+    loop->running = true;
+    loop->stop_requested = false;
+    loop->now_ns = monotonic_ns();
+    int rc;
+    while (!loop->stop_requested && (rc = loop_turn(loop)) > 0)
+        ;
+    loop->running = false;
+    if (loop->stop_requested)
+        return 0;
+    if (rc == -CO_EDEADLOCK)
+        report_deadlock(loop);
+    return rc;
+}
+
+void loop_stop(co_loop *loop)
+{
+    loop->stop_requested = true;
+}
+
+/* Give every task still alive a cancel and a bounded number of turns to
+ * unwind, so each leaves through its own return path (and its sanitizer
+ * bookkeeping is closed properly). */
+static void cancel_leftovers(co_loop *loop)
+{
+    for (co_task *t = loop->all_head; t; t = t->next) {
+        if (t->state == TASK_DONE)
+            continue;
+        fprintf(stderr, "coloop: task #%llu '%s' (spawned at %s:%d) still pending when the loop "
+                        "was freed; cancelling it\n",
+                (unsigned long long)t->id, t->name, t->spawn_file, t->spawn_line);
+        task_cancel(t);
+    }
+    loop->running = true;
+    for (int turn = 0; turn < TEARDOWN_TURNS && loop_turn(loop) > 0; turn++)
+        ;
+    loop->running = false;
+}
+
+/* Handles nobody consumed: say so, then free them. */
+static void report_and_free_handles(co_loop *loop)
+{
+    while (loop->all_head) {
+        co_task *t = loop->all_head;
+        if (t->state == TASK_DONE && !t->detached)
+            fprintf(stderr, "coloop: task #%llu '%s' (spawned at %s:%d) was never joined or "
+                            "detached; it returned %d (%s)%s\n",
+                    (unsigned long long)t->id, t->name, t->spawn_file, t->spawn_line, t->result,
+                    t->result < 0 ? co_strerror(t->result) : "ok",
+                    t->result < 0 ? ": an error nobody saw" : "");
+        else if (t->state != TASK_DONE)
+            fprintf(stderr, "coloop: task #%llu '%s' (spawned at %s:%d) never finished; its "
+                            "stack is released without unwinding it\n",
+                    (unsigned long long)t->id, t->name, t->spawn_file, t->spawn_line);
+        task_free(t);
+    }
+}
+
+void loop_free(co_loop *loop)
+{
+    if (!loop)
+        return;
+    if (loop->running) {
+        fprintf(stderr, "coloop: loop_free() called while the loop runs; ignored\n");
+        return;
+    }
+    if (loop->stats.tasks_alive > 0)
+        cancel_leftovers(loop);
+    report_and_free_handles(loop);
+    for (int fd = 0; fd < loop->fds_capacity; fd++)
+        if (loop->fds[fd].registered)
+            epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    free(loop->fds);
+    timer_heap_fini(&loop->timers);
+    stack_cache_drain(&loop->stacks);
+    close(loop->epoll_fd);
+    if (this_thread_loop == loop)
+        this_thread_loop = NULL;
+    free(loop);
+}
+
+struct run_main {
+    co_task_fn fn;      /* the user's function */
+    void *arg;
+    int result;         /* what it returned */
+    bool finished;
+};
+
+static int run_main_task(void *arg)
+{
+    struct run_main *m = arg;
+    m->result = m->fn(m->arg);
+    m->finished = true;
+    loop_stop(loop_this_thread());   /* like asyncio.run: done when main is done */
+    return 0;
+}
+
+int co_run(co_task_fn fn, void *arg)
+{
+    co_loop *loop = this_thread_loop;
+    if (loop && loop->running) {
+        co_task *self = loop->current;
+        fprintf(stderr, "coloop: co_run() called while a loop is running on this thread "
+                        "(from task '%s'); call the function directly or spawn it instead\n",
+                self ? self->name : "?");
+        return -CO_ENESTED;
+    }
+    bool own_loop = !loop;
+    if (own_loop) {
+        int rc = loop_new(&loop);
+        if (rc < 0)
+            return rc;
+    }
+    struct run_main m = { fn, arg, 0, false };
+    co_task *t;
+    int rc = task_spawn_at(&t, run_main_task, &m, NULL, "main", __FILE__, __LINE__);
+    if (rc == 0) {
+        task_detach(t);
+        rc = loop_run(loop);
+    }
+    if (own_loop)
+        loop_free(loop);   /* cancels (and reports) whatever main left running */
+    if (rc < 0)
+        return rc;
+    return m.finished ? m.result : -CO_EDEADLOCK;
+}

@@ -1,0 +1,71 @@
+/* support.c - see support.h.  Also the test runner's main(): one Check
+ * runner holding one suite per module, in fork mode so a crash or a hang
+ * fails one test, not the run. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tests/support.h"
+
+int open_fd_count(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1;   /* the directory stream's own descriptor */
+}
+
+void loop_free_clean(co_loop *loop, int fds_before)
+{
+    struct loop_stats s;
+    loop_get_stats(loop, &s);
+    ck_assert_uint_eq(s.tasks_alive, 0);
+    ck_assert_uint_eq(s.handles_open, 0);
+    ck_assert_uint_eq(s.timers_armed, 0);
+    ck_assert_uint_eq(s.fd_waiters, 0);
+    loop_free(loop);
+    ck_assert_ptr_null(loop_current());
+    ck_assert_int_eq(open_fd_count(), fds_before);
+}
+
+bool check_no_fork_mode(void)
+{
+    const char *v = getenv("CK_FORK");
+    return v && strcmp(v, "no") == 0;
+}
+
+const char *capture_stderr(void (*fn)(void *), void *arg)
+{
+    static char text[16384];
+    fflush(stderr);
+    FILE *tmp = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    dup2(fileno(tmp), STDERR_FILENO);
+    fn(arg);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(tmp);
+    size_t n = fread(text, 1, sizeof text - 1, tmp);
+    text[n] = '\0';
+    fclose(tmp);
+    return text;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(coro_suite());
+    srunner_add_suite(sr, timer_suite());
+    srunner_add_suite(sr, stack_suite());
+    srunner_add_suite(sr, task_suite());
+    srunner_add_suite(sr, fdwait_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
