@@ -56,7 +56,7 @@ int await_fd(int fd, enum co_fd_direction dir, int64_t deadline)
         return rc;
     struct fd_slot *slot = &loop->fds[fd];
     co_task **waiter = dir == CO_FD_READ ? &slot->reader : &slot->writer;
-    if (*waiter)
+    if (*waiter || slot->watch)
         return -EBUSY;
     *waiter = self;
     self->wait_fd = fd;
@@ -84,6 +84,7 @@ int loop_forget_fd(int fd)
     if (slot->writer)
         task_wake(slot->writer, -EBADF);
     slot->reader = slot->writer = NULL;
+    slot->watch = NULL;
     return 0;
 }
 
@@ -91,4 +92,27 @@ int loop_close_fd(int fd)
 {
     loop_forget_fd(fd);
     return close(fd) < 0 ? -errno : 0;
+}
+
+int loop_watch_fd(co_loop *loop, int fd, fd_watch_fn fn, void *arg)
+{
+    int rc = fd_register(loop, fd);
+    if (rc < 0)
+        return rc;
+    if (loop->fds[fd].reader || loop->fds[fd].writer || loop->fds[fd].watch)
+        return -EBUSY;
+    loop->fds[fd].watch = fn;
+    loop->fds[fd].watch_arg = arg;
+    return 0;
+}
+
+void loop_unwatch_fd(co_loop *loop, int fd)
+{
+    if (fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].watch)
+        return;
+    loop->fds[fd].watch = NULL;
+    loop->fds[fd].watch_arg = NULL;
+    epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+    loop->fds[fd].registered = false;
+    loop->stats.fds_registered--;
 }

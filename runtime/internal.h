@@ -53,6 +53,7 @@ struct co_task {
     bool woken_by_deadline;     /* wake_rc came from the deadline timer (cancel overrides it) */
     bool cancelled;             /* task_cancel() was called: every await_* fails */
     bool detached;              /* the loop owns it: free at the end, log failures */
+    bool shielded;              /* in task_suspend_shielded(): a cancel is noted, not delivered */
     struct co_timer deadline;   /* armed while a wait has a deadline */
     co_task *joiner;            /* the task inside await_task(this), if any */
     co_task *next_ready;        /* ready queue link */
@@ -64,9 +65,16 @@ struct co_task {
     int spawn_line;
 };
 
+/* A loop-internal watcher: called on the loop's stack (not in a task) when
+ * its descriptor becomes readable.  Used for the worker pool's eventfd; it
+ * must not suspend. */
+typedef void (*fd_watch_fn)(void *arg);
+
 struct fd_slot {
     co_task *reader;            /* the task waiting for readability, if any */
     co_task *writer;            /* the task waiting for writability, if any */
+    fd_watch_fn watch;          /* or a loop-internal watcher (then no task waits here) */
+    void *watch_arg;
     bool registered;            /* added to epoll (edge-triggered, both directions) */
 };
 
@@ -98,12 +106,25 @@ co_loop *loop_this_thread(void);
  * was already cancelled. */
 int task_suspend(enum wait_kind why, const void *obj, const char *what, int64_t deadline);
 
+/* The same, but a cancel neither prevents nor interrupts the wait (it is
+ * still recorded, so the next ordinary await_* fails).  For cleanup waits
+ * that must finish, e.g. a task group waiting for its cancelled children:
+ * use it only where the wait is bounded by something else. */
+int task_suspend_shielded(enum wait_kind why, const void *obj, const char *what, int64_t deadline);
+
 /* Make a waiting task ready with `rc` as its wake code.  Returns false if it
  * was not waiting (already woken by something else this turn). */
 bool task_wake(co_task *t, int rc);
 
 /* The running task, or NULL after printing "FN called outside a task". */
 co_task *task_require_current(const char *fn);
+
+/* Watch `fd` for readability with a callback run by the loop itself (edge-
+ * triggered: the callback must drain the descriptor).  The watcher does not
+ * keep the loop alive; tasks waiting for what it delivers are counted in
+ * loop->external_waits.  loop_unwatch_fd() before closing the descriptor. */
+int loop_watch_fd(co_loop *loop, int fd, fd_watch_fn fn, void *arg);
+void loop_unwatch_fd(co_loop *loop, int fd);
 
 /* Loop internals used by task.c. */
 void loop_make_ready(co_loop *loop, co_task *t);

@@ -134,6 +134,10 @@ static void dispatch_fd_event(co_loop *loop, const struct epoll_event *ev)
     if (fd >= loop->fds_capacity || !loop->fds[fd].registered)
         return;
     struct fd_slot *slot = &loop->fds[fd];
+    if (slot->watch && (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+        slot->watch(slot->watch_arg);
+        return;
+    }
     if (slot->reader && (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)))
         task_wake(slot->reader, 0);
     if (slot->writer && (ev->events & (EPOLLOUT | EPOLLHUP | EPOLLERR)))

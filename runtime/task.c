@@ -43,12 +43,10 @@ co_task *task_require_current(const char *fn)
     return self;
 }
 
-int task_suspend(enum wait_kind why, const void *obj, const char *what, int64_t deadline)
+static int suspend(co_task *self, enum wait_kind why, const void *obj, const char *what,
+                   int64_t deadline)
 {
-    co_task *self = task_self();
     co_loop *loop = self->loop;
-    if (self->cancelled)
-        return -ECANCELED;
     if (deadline != CO_NO_DEADLINE) {
         if (deadline <= loop->now_ns)
             return -ETIMEDOUT;
@@ -70,6 +68,23 @@ int task_suspend(enum wait_kind why, const void *obj, const char *what, int64_t 
     self->wait_obj = NULL;
     self->wait_what = NULL;
     return self->wake_rc;
+}
+
+int task_suspend(enum wait_kind why, const void *obj, const char *what, int64_t deadline)
+{
+    co_task *self = task_self();
+    if (self->cancelled)
+        return -ECANCELED;
+    return suspend(self, why, obj, what, deadline);
+}
+
+int task_suspend_shielded(enum wait_kind why, const void *obj, const char *what, int64_t deadline)
+{
+    co_task *self = task_self();
+    self->shielded = true;
+    int rc = suspend(self, why, obj, what, deadline);
+    self->shielded = false;
+    return rc;
 }
 
 bool task_wake(co_task *t, int rc)
@@ -219,6 +234,8 @@ void task_cancel(co_task *t)
     if (t->state == TASK_DONE)
         return;
     t->cancelled = true;
+    if (t->shielded)
+        return;
     if (t->state == TASK_WAITING)
         task_wake(t, -ECANCELED);
     else if (t->state == TASK_READY && t->woken_by_deadline)

@@ -57,13 +57,25 @@ const char *capture_stderr(void (*fn)(void *), void *arg)
     return text;
 }
 
+#define MAX_SUITES 64
+static Suite *(*suite_makers[MAX_SUITES])(void);
+static int suite_count;
+
+void register_suite(Suite *(*make)(void))
+{
+    if (suite_count == MAX_SUITES) {
+        fprintf(stderr, "too many test suites: raise MAX_SUITES in tests/support.c\n");
+        exit(EXIT_FAILURE);
+    }
+    suite_makers[suite_count++] = make;
+}
+
+/* Run one suite only with CK_RUN_SUITE=name (one test case: CK_RUN_CASE). */
 int main(void)
 {
-    SRunner *sr = srunner_create(coro_suite());
-    srunner_add_suite(sr, timer_suite());
-    srunner_add_suite(sr, stack_suite());
-    srunner_add_suite(sr, task_suite());
-    srunner_add_suite(sr, fdwait_suite());
+    SRunner *sr = srunner_create(NULL);
+    for (int i = 0; i < suite_count; i++)
+        srunner_add_suite(sr, suite_makers[i]());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

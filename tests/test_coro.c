@@ -60,7 +60,7 @@ START_TEST(pointer_above_4gib_survives_makecontext)
 }
 END_TEST
 
-Suite *coro_suite(void)
+static Suite *coro_suite(void)
 {
     Suite *s = suite_create("coro");
     TCase *tc = tcase_create("switch");
@@ -69,3 +69,5 @@ Suite *coro_suite(void)
     suite_add_tcase(s, tc);
     return s;
 }
+
+COLOOP_TEST_SUITE(coro_suite)

@@ -222,7 +222,7 @@ START_TEST(cancel_while_waiting_on_an_fd)
 }
 END_TEST
 
-Suite *fdwait_suite(void)
+static Suite *fdwait_suite(void)
 {
     Suite *s = suite_create("fdwait");
     TCase *tc = tcase_create("fdwait");
@@ -235,3 +235,5 @@ Suite *fdwait_suite(void)
     suite_add_tcase(s, tc);
     return s;
 }
+
+COLOOP_TEST_SUITE(fdwait_suite)

@@ -96,7 +96,7 @@ START_TEST(budget_is_derived_from_max_map_count)
 }
 END_TEST
 
-Suite *stack_suite(void)
+static Suite *stack_suite(void)
 {
     Suite *s = suite_create("stack");
     TCase *tc = tcase_create("stack");
@@ -108,3 +108,5 @@ Suite *stack_suite(void)
     suite_add_tcase(s, tc);
     return s;
 }
+
+COLOOP_TEST_SUITE(stack_suite)

@@ -85,7 +85,7 @@ START_TEST(rearming_moves_a_timer)
 }
 END_TEST
 
-Suite *timer_suite(void)
+static Suite *timer_suite(void)
 {
     Suite *s = suite_create("timer");
     TCase *tc = tcase_create("heap");
@@ -95,3 +95,5 @@ Suite *timer_suite(void)
     suite_add_tcase(s, tc);
     return s;
 }
+
+COLOOP_TEST_SUITE(timer_suite)
