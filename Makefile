@@ -6,6 +6,8 @@
 #   make asan     the suites under AddressSanitizer + UBSan
 #   make valgrind the suites under Valgrind memcheck
 #   make install PREFIX=/usr/local    library, headers and coloop.pc
+#   SWITCH=asm    any goal with the hand-written x86-64 context switch instead
+#                 of ucontext (built under build/asm; `make bench` runs both)
 #
 # Every goal first runs tools/deps.sh, which installs what is missing (as
 # root, with apt-get) or prints the command to run.  Then make calls itself
@@ -30,6 +32,16 @@ clean:
 	rm -rf build
 else ifdef COLOOP_DEPS_OK
 
+SWITCH   ?= ucontext
+ifeq ($(SWITCH),asm)
+ifneq ($(shell uname -m),x86_64)
+$(error SWITCH=asm is only written for x86-64; use the default ucontext switch)
+endif
+BUILD    ?= build/asm
+SWITCH_CFLAGS := -DCOLOOP_SWITCH_ASM
+else ifneq ($(SWITCH),ucontext)
+$(error SWITCH must be ucontext or asm)
+endif
 BUILD    ?= build
 PREFIX   ?= /usr/local
 PKG_CONFIG ?= pkg-config
@@ -43,13 +55,14 @@ OPT      ?= -O2
 # (without it, a 64 KiB local array can jump the guard and corrupt a neighbour).
 CFLAGS   ?= $(OPT) -g
 ALL_CFLAGS = -std=gnu11 $(CFLAGS) $(WARN) -fstack-clash-protection -I. \
-             $(shell $(PKG_CONFIG) --cflags openssl) $(EXTRA_CFLAGS)
+             $(SWITCH_CFLAGS) $(shell $(PKG_CONFIG) --cflags openssl) $(EXTRA_CFLAGS)
 LDLIBS_LIB = $(shell $(PKG_CONFIG) --libs openssl) -pthread
 CHECK_CFLAGS = $(shell $(PKG_CONFIG) --cflags check)
 CHECK_LIBS   = $(shell $(PKG_CONFIG) --libs check)
 
 LIB_SRCS  := $(wildcard runtime/*.c net/*.c http/*.c)
-LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_ASM   := $(wildcard runtime/*.S)
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_ASM:%.S=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libcoloop.a
 TEST_SRCS := $(wildcard tests/*.c)
 TEST_OBJS := $(TEST_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -58,7 +71,7 @@ DEMO_SRCS := $(wildcard demos/*.c)
 DEMO_BINS := $(DEMO_SRCS:demos/%.c=$(BUILD)/demos/%)
 HEADERS   := coloop.h $(wildcard runtime/*.h net/*.h http/*.h)
 
-.PHONY: all lib demos tests check demo bench asan valgrind install clean readme-example
+.PHONY: all lib demos tests check check-suites demo bench bench-build asan valgrind install clean readme-example
 .DEFAULT_GOAL := all
 
 all: lib demos tests
@@ -69,6 +82,10 @@ tests: $(TEST_BIN) $(DEMO_BINS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.S
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/tests/%.o: tests/%.c
 	@mkdir -p $(dir $@)
@@ -99,32 +116,46 @@ readme-example: $(BUILD)/readme/example
 	@echo "== README example =="
 	@$(BUILD)/readme/example
 
-check: tests readme-example
-	@echo "== Check suites =="
+# The suites run once per context switch: ucontext, and on x86-64 the asm switch too.
+check: readme-example check-suites
+ifeq ($(SWITCH)$(shell uname -m),ucontextx86_64)
+	@$(MAKE) --no-print-directory SWITCH=asm check-suites
+endif
+
+check-suites: tests
+	@echo "== Check suites ($(SWITCH) switch) =="
 	@cd $(BUILD)/tests && ./check_coloop
 
 demo: $(BUILD)/demos/sleepers
 	@$(BUILD)/demos/sleepers
 
-bench: $(BUILD)/demos/loopstress
-	@$(BUILD)/demos/loopstress
+# Every benchmark twice when the asm switch exists: ucontext (the default) and asm.
+BENCH_SWITCHES := ucontext $(if $(filter x86_64,$(shell uname -m)),asm)
+bench:
+	@for sw in $(BENCH_SWITCHES); do \
+	    $(MAKE) --no-print-directory SWITCH=$$sw bench-build >/dev/null || exit 1; done
+	@for sw in $(BENCH_SWITCHES); do \
+	    dir=build; [ $$sw = asm ] && dir=build/asm; \
+	    $$dir/demos/loopstress || exit 1; echo; done
+
+bench-build: $(BUILD)/demos/loopstress
 
 # AddressSanitizer + UBSan with the fiber annotations of runtime/sanitizers.h.
 # detect_stack_use_after_return=1: ASan's swapcontext interceptor wipes the
 # redzones of frames that live across a yield; fake stacks keep them checked.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 asan:
-	@$(MAKE) --no-print-directory BUILD=build/asan CFLAGS="$(ASAN_FLAGS)" tests
-	@echo "== Check suites under ASan+UBSan =="
-	@cd build/asan/tests && ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1:abort_on_error=1 \
+	@$(MAKE) --no-print-directory BUILD=build/asan-$(SWITCH) CFLAGS="$(ASAN_FLAGS)" tests
+	@echo "== Check suites under ASan+UBSan ($(SWITCH) switch) =="
+	@cd build/asan-$(SWITCH)/tests && ASAN_OPTIONS=detect_stack_use_after_return=1:detect_leaks=1:abort_on_error=1 \
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./check_coloop
 
 # Valgrind needs Check's fork mode off, or every child's inherited memory looks leaked.
 valgrind:
 	@command -v valgrind >/dev/null || { echo "valgrind is not installed: apt-get install -y valgrind"; exit 1; }
-	@$(MAKE) --no-print-directory BUILD=build/valgrind CFLAGS="-O1 -g" tests
-	@echo "== Check suites under Valgrind =="
-	@cd build/valgrind/tests && CK_FORK=no COLOOP_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 \
+	@$(MAKE) --no-print-directory BUILD=build/valgrind-$(SWITCH) CFLAGS="-O1 -g" tests
+	@echo "== Check suites under Valgrind ($(SWITCH) switch) =="
+	@cd build/valgrind-$(SWITCH)/tests && CK_FORK=no COLOOP_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 \
 	    --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes ./check_coloop
 
 install: $(LIB)

@@ -13,6 +13,10 @@
  * one directly "works" until the pointer happens to be above 4 GiB.  We split
  * the pointer into two 32-bit halves and join them again in coro_trampoline.
  *
+ * The alternative.  With `make SWITCH=asm` (x86-64 only) the two functions at
+ * the end of this file use switch_x86_64.S instead: the same contract, the
+ * same sanitizer annotations, no system call.
+ *
  * AddressSanitizer must be told about every switch (RELIABILITY.md R1.1-R1.5):
  * "start" right before swapcontext with the destination stack, "finish" first
  * thing after control comes back.  A coro that ends passes NULL to start so
@@ -32,17 +36,45 @@ void coro_init_home(struct co_coro *home)
      * (see coro_trampoline); without ASan they are never needed. */
 }
 
+#ifdef COLOOP_SWITCH_ASM
+void coro_asm_switch(void **save_sp, void *load_sp);
+void coro_asm_start(void);
+#endif
+
+static void raw_switch(struct co_coro *from, struct co_coro *to)
+{
+#ifdef COLOOP_SWITCH_ASM
+    coro_asm_switch(&from->sp, to->sp);
+#else
+    swapcontext(&from->ctx, &to->ctx);
+#endif
+}
+
+const char *coro_switch_kind(void)
+{
+#ifdef COLOOP_SWITCH_ASM
+    return "asm";
+#else
+    return "ucontext";
+#endif
+}
+
 static void coro_finish_and_leave(struct co_coro *c)
 {
     struct co_coro *home = c->home;
     /* NULL: this context will never run again; let ASan free its fake stack. */
     CO_ASAN_START_SWITCH(NULL, home->stack_lo, home->stack_size);
+#ifdef COLOOP_SWITCH_ASM
+    void *discarded;
+    coro_asm_switch(&discarded, home->sp);
+#else
     setcontext(&home->ctx);
+#endif
 }
 
-static void coro_trampoline(unsigned int hi, unsigned int lo)
+/* The first code a new coro runs, on its own stack. */
+static void coro_run(struct co_coro *c)
 {
-    struct co_coro *c = (struct co_coro *)(((uintptr_t)hi << 32) | (uintptr_t)lo);
     /* First entry: nothing to restore, and ASan tells us the bounds of the
      * stack we came from, which is the home stack. */
     CO_ASAN_FINISH_SWITCH(NULL, &c->home->stack_lo, &c->home->stack_size);
@@ -50,29 +82,58 @@ static void coro_trampoline(unsigned int hi, unsigned int lo)
     coro_finish_and_leave(c);
 }
 
-int coro_make(struct co_coro *c, const struct co_stack *stack,
-              void (*entry)(void *), void *arg, struct co_coro *home)
+#ifdef COLOOP_SWITCH_ASM
+/* Lay out the new stack as if coro_asm_switch had been called from
+ * coro_asm_start: the switch's pops then "restore" r12 = c, r13 = coro_run,
+ * and its ret jumps to coro_asm_start (see switch_x86_64.S). */
+static int prepare_stack(struct co_coro *c, const struct co_stack *stack)
+{
+    uintptr_t top = ((uintptr_t)stack->lo + stack->size) & ~(uintptr_t)15;
+    uint64_t *sp = (uint64_t *)top - 10;
+    memset(sp, 0, 10 * sizeof *sp);
+    sp[0] = 0x037f;                        /* x87 control word: the Linux default */
+    sp[1] = 0x1f80;                        /* MXCSR: all exceptions masked, round to nearest */
+    sp[4] = (uint64_t)(uintptr_t)coro_run; /* r13 */
+    sp[5] = (uint64_t)(uintptr_t)c;        /* r12 */
+    sp[8] = (uint64_t)(uintptr_t)coro_asm_start;   /* return address */
+    c->sp = sp;
+    return 0;
+}
+#else
+static void coro_trampoline(unsigned int hi, unsigned int lo)
+{
+    coro_run((struct co_coro *)(((uintptr_t)hi << 32) | (uintptr_t)lo));
+}
+
+static int prepare_stack(struct co_coro *c, const struct co_stack *stack)
 {
     if (getcontext(&c->ctx) < 0)
         return -errno;
+    c->ctx.uc_stack.ss_sp = stack->lo;
+    c->ctx.uc_stack.ss_size = stack->size;
+    c->ctx.uc_link = NULL;   /* coro_run never returns */
+    uintptr_t p = (uintptr_t)c;
+    makecontext(&c->ctx, (void (*)(void))coro_trampoline, 2,
+                (unsigned int)(p >> 32), (unsigned int)(p & 0xffffffffu));
+    return 0;
+}
+#endif
+
+int coro_make(struct co_coro *c, const struct co_stack *stack,
+              void (*entry)(void *), void *arg, struct co_coro *home)
+{
     c->entry = entry;
     c->arg = arg;
     c->home = home;
     c->stack_lo = stack->lo;
     c->stack_size = stack->size;
     c->asan_fake_stack = NULL;
-    c->ctx.uc_stack.ss_sp = stack->lo;
-    c->ctx.uc_stack.ss_size = stack->size;
-    c->ctx.uc_link = NULL;   /* coro_trampoline never returns */
-    uintptr_t p = (uintptr_t)c;
-    makecontext(&c->ctx, (void (*)(void))coro_trampoline, 2,
-                (unsigned int)(p >> 32), (unsigned int)(p & 0xffffffffu));
-    return 0;
+    return prepare_stack(c, stack);
 }
 
 void coro_switch(struct co_coro *from, struct co_coro *to)
 {
     CO_ASAN_START_SWITCH(&from->asan_fake_stack, to->stack_lo, to->stack_size);
-    swapcontext(&from->ctx, &to->ctx);
+    raw_switch(from, to);
     CO_ASAN_FINISH_SWITCH(from->asan_fake_stack, NULL, NULL);
 }

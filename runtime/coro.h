@@ -7,8 +7,10 @@
  * task -> home: the loop is the scheduler between any two tasks, which keeps
  * the switch code small and makes every switch visible in one place.
  *
- * Implementation: POSIX ucontext (makecontext/swapcontext).  See coro.c for
- * what a switch saves and what it costs.  Nothing in this header suspends by
+ * Implementation: POSIX ucontext (makecontext/swapcontext) by default; with
+ * `make SWITCH=asm` on x86-64, a hand-written switch (switch_x86_64.S) that
+ * skips ucontext's signal-mask system call.  See coro.c for what a switch
+ * saves and what it costs.  Nothing in this header suspends by
  * itself: the task layer (task.c) decides when to call coro_switch.
  */
 #ifndef COLOOP_CORO_H
@@ -20,7 +22,11 @@
 #include "runtime/stack.h"
 
 struct co_coro {
+#ifdef COLOOP_SWITCH_ASM
+    void *sp;                    /* saved stack pointer: the registers are on that stack */
+#else
     ucontext_t ctx;              /* saved registers, signal mask and stack pointer */
+#endif
     void (*entry)(void *);       /* first function run on this coro's stack */
     void *arg;                   /* its argument */
     struct co_coro *home;        /* where this coro returns when entry() ends */
@@ -37,6 +43,9 @@ void coro_init_home(struct co_coro *home);
  * Returns 0 or a negative errno (getcontext failed). */
 int coro_make(struct co_coro *c, const struct co_stack *stack,
               void (*entry)(void *), void *arg, struct co_coro *home);
+
+/* "ucontext" or "asm": which switch this build uses (benchmarks print it). */
+const char *coro_switch_kind(void);
 
 /* Save the current context into `from` and resume `to`.  Returns when some
  * other context switches back to `from`. */

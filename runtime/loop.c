@@ -16,7 +16,10 @@
  *
  * The ready queue is run in batches: tasks made ready while a batch runs wait
  * for the next turn, so a set of tasks that keep yielding cannot starve the
- * network (the loop polls between batches whenever anyone waits on I/O).
+ * network (the loop polls between batches whenever anyone waits on I/O).  A
+ * batch is also capped at READY_BATCH_MAX tasks: the cached clock is only
+ * refreshed between batches, and a turn that ran 10,000 freshly spawned tasks
+ * in a row would leave every deadline computed late in it milliseconds stale.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -31,6 +34,7 @@
 #include "runtime/internal.h"
 
 #define EPOLL_BATCH 256
+#define READY_BATCH_MAX 256   /* tasks run per turn before the clock and I/O are looked at again */
 #define TEARDOWN_TURNS 1000   /* turns loop_free gives cancelled tasks to unwind */
 
 static _Thread_local co_loop *this_thread_loop;
@@ -110,12 +114,16 @@ void loop_run_task(co_loop *loop, co_task *t)
 
 static void run_ready_batch(co_loop *loop)
 {
-    co_task *batch = loop->ready_head;
-    loop->ready_head = loop->ready_tail = NULL;
-    while (batch) {
-        co_task *t = batch;
-        batch = t->next_ready;
+    /* Tasks made ready while this batch runs are queued after `last`. */
+    co_task *last = loop->ready_tail;
+    for (int ran = 0; ran < READY_BATCH_MAX && loop->ready_head; ran++) {
+        co_task *t = loop->ready_head;
+        loop->ready_head = t->next_ready;
+        if (!loop->ready_head)
+            loop->ready_tail = NULL;
         loop_run_task(loop, t);
+        if (t == last)
+            break;
     }
 }
 
@@ -207,7 +215,7 @@ int loop_run(co_loop *loop)
     loop->running = true;
     loop->stop_requested = false;
     loop->now_ns = monotonic_ns();
-    int rc;
+    int rc = 0;
     while (!loop->stop_requested && (rc = loop_turn(loop)) > 0)
         ;
     loop->running = false;

@@ -165,14 +165,19 @@ fail_free:
     return rc;
 }
 
-/* A detached task ended: nobody will join it, so its failure is said here. */
+/* A detached task ended: its failure is said here, since no handle owner
+ * will look at it.  If some task is joining it anyway (it knew the handle),
+ * that joiner frees it when it resumes; otherwise it goes now. */
 static void detached_task_ended(co_task *t)
 {
     if (t->result < 0 && t->result != -ECANCELED)
         fprintf(stderr, "coloop: detached task #%llu '%s' (spawned at %s:%d) failed: %s\n",
                 (unsigned long long)t->id, t->name, t->spawn_file, t->spawn_line,
                 co_strerror(t->result));
-    task_free(t);
+    if (t->joiner)
+        task_wake(t->joiner, 0);
+    else
+        task_free(t);
 }
 
 /* Called by the loop right after a task's function returned. */
@@ -210,12 +215,16 @@ int await_task(co_task *t, int *result, int64_t deadline)
         t->joiner = self;
         int rc = task_suspend(WAIT_JOIN, t, "join", deadline);
         t->joiner = NULL;
-        if (rc < 0)
+        if (rc < 0) {
+            if (t->state == TASK_DONE && t->detached)
+                task_free(t);   /* it ended while we waited, and we were its last reader */
             return rc;
+        }
     }
     if (result)
         *result = t->result;
-    self->loop->stats.handles_open--;
+    if (!t->detached)
+        self->loop->stats.handles_open--;
     task_free(t);
     return 0;
 }

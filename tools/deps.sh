@@ -37,7 +37,11 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
 fi
 echo "coloop: missing build dependencies:$missing" >&2
 if command -v apt-get >/dev/null 2>&1; then
-    echo "coloop: install them with:  sudo sh -c '$cmd'" >&2
+    if command -v sudo >/dev/null 2>&1; then
+        echo "coloop: install them with:  sudo sh -c '$cmd'" >&2
+    else
+        echo "coloop: install them as root with:  sh -c '$cmd'" >&2
+    fi
 else
     echo "coloop: install a C compiler, pkg-config, OpenSSL 3 development files and Check" >&2
 fi
