@@ -9,6 +9,7 @@
 #ifndef COLOOP_INTERNAL_H
 #define COLOOP_INTERNAL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -78,6 +79,10 @@ struct fd_slot {
     bool registered;            /* added to epoll (edge-triggered, both directions) */
 };
 
+#define LAG_WINDOW 8192          /* recent timer lateness samples kept for percentiles */
+
+struct co_debug;                 /* debug.c: watchdog, SIGQUIT dump; NULL when off */
+
 struct co_loop {
     int epoll_fd;
     int64_t now_ns;                     /* cached CLOCK_MONOTONIC, refreshed once per turn */
@@ -91,6 +96,11 @@ struct co_loop {
     struct co_stack_cache stacks;
     uint64_t next_task_id;
     uint64_t external_waits;            /* wakeups promised from other threads (pool jobs) */
+    void *altstack;                     /* signal stack for the overflow report (overflow.c) */
+    stack_t previous_altstack;          /* restored by loop_free */
+    struct co_debug *debug;             /* debugging aids, NULL unless enabled */
+    int32_t lag_us[LAG_WINDOW];         /* ring of recent timer lateness, microseconds */
+    uint64_t lag_count;                 /* samples written to the ring so far */
     bool running;                       /* inside loop_run() */
     bool stop_requested;
     struct loop_stats stats;
@@ -125,6 +135,17 @@ co_task *task_require_current(const char *fn);
  * loop->external_waits.  loop_unwatch_fd() before closing the descriptor. */
 int loop_watch_fd(co_loop *loop, int fd, fd_watch_fn fn, void *arg);
 void loop_unwatch_fd(co_loop *loop, int fd);
+
+/* The stack-overflow report (overflow.c): an alternate signal stack for this
+ * thread and the SIGSEGV/SIGBUS handler; undone by overflow_guard_stop. */
+int overflow_guard_start(co_loop *loop);
+void overflow_guard_stop(co_loop *loop);
+
+/* Debugging hooks (debug.c, watchdog.c), called only when loop->debug is set. */
+void debug_task_switched_in(co_loop *loop, co_task *t);
+void debug_task_switched_out(co_loop *loop, co_task *t);
+void debug_loop_freed(co_loop *loop);
+int debug_enable_from_environment(co_loop *loop);
 
 /* Loop internals used by task.c. */
 void loop_make_ready(co_loop *loop, co_task *t);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -83,10 +84,17 @@ int loop_new(co_loop **out)
         free(loop);
         return -err;
     }
+    int rc = overflow_guard_start(loop);
+    if (rc < 0) {
+        close(loop->epoll_fd);
+        free(loop);
+        return rc;
+    }
     coro_init_home(&loop->home);
     loop->now_ns = monotonic_ns();
     ignore_sigpipe();
     this_thread_loop = loop;
+    debug_enable_from_environment(loop);   /* COLOOP_DEBUG=1; a failure only costs the aids */
     *out = loop;
     return 0;
 }
@@ -105,7 +113,11 @@ void loop_run_task(co_loop *loop, co_task *t)
 {
     loop->current = t;
     t->state = TASK_RUNNING;
+    if (loop->debug)
+        debug_task_switched_in(loop, t);
     coro_switch(&loop->home, &t->coro);
+    if (loop->debug)
+        debug_task_switched_out(loop, t);
     loop->current = NULL;
     loop->stats.switches += 2;
     if (t->state == TASK_DONE)
@@ -131,6 +143,8 @@ static void fire_due_timers(co_loop *loop)
 {
     struct co_timer *first;
     while ((first = timer_heap_first(&loop->timers)) && first->deadline_ns <= loop->now_ns) {
+        int64_t late_us = (loop->now_ns - first->deadline_ns) / 1000;
+        loop->lag_us[loop->lag_count++ % LAG_WINDOW] = late_us > INT32_MAX ? INT32_MAX : (int32_t)late_us;
         timer_heap_remove(&loop->timers, first);
         first->fire(first);
     }
@@ -280,12 +294,15 @@ void loop_free(co_loop *loop)
     if (loop->stats.tasks_alive > 0)
         cancel_leftovers(loop);
     report_and_free_handles(loop);
+    if (loop->debug)
+        debug_loop_freed(loop);
     for (int fd = 0; fd < loop->fds_capacity; fd++)
         if (loop->fds[fd].registered)
             epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
     free(loop->fds);
     timer_heap_fini(&loop->timers);
     stack_cache_drain(&loop->stacks);
+    overflow_guard_stop(loop);
     close(loop->epoll_fd);
     if (this_thread_loop == loop)
         this_thread_loop = NULL;

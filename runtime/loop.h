@@ -73,6 +73,10 @@ struct loop_stats {
     uint64_t fd_waiters;        /* tasks waiting on a descriptor now */
     uint64_t stack_cache_hits;  /* spawns served from the stack cache */
     uint64_t stack_cache_misses;/* spawns that had to map a new stack */
+    uint64_t lag_samples;       /* timers fired so far (the lag window holds the last 8192) */
+    int64_t lag_p50_ns;         /* loop lag: how late the loop ran a due timer, */
+    int64_t lag_p99_ns;         /*   median, 99th percentile and maximum over */
+    int64_t lag_max_ns;         /*   the window */
 };
 void loop_get_stats(const co_loop *loop, struct loop_stats *out);
 
