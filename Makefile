@@ -151,11 +151,12 @@ asan:
 	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ./check_coloop
 
 # Valgrind needs Check's fork mode off, or every child's inherited memory looks leaked.
+# --fair-sched=yes: without it Valgrind can starve the watchdog thread.
 valgrind:
 	@command -v valgrind >/dev/null || { echo "valgrind is not installed: apt-get install -y valgrind"; exit 1; }
 	@$(MAKE) --no-print-directory BUILD=build/valgrind-$(SWITCH) CFLAGS="-O1 -g" tests
 	@echo "== Check suites under Valgrind ($(SWITCH) switch) =="
-	@cd build/valgrind-$(SWITCH)/tests && CK_FORK=no COLOOP_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 \
+	@cd build/valgrind-$(SWITCH)/tests && CK_FORK=no COLOOP_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 --fair-sched=yes \
 	    --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes ./check_coloop
 
 install: $(LIB)

@@ -173,9 +173,16 @@ static void loop_poll(co_loop *loop, int64_t timeout_ns)
     struct timespec ts = { timeout_ns / 1000000000, timeout_ns % 1000000000 };
     loop->stats.epoll_waits++;
     /* epoll_pwait2 takes nanoseconds; plain epoll_wait rounds to milliseconds,
-     * which would make every timer up to 1 ms late. */
-    int n = epoll_pwait2(loop->epoll_fd, events, EPOLL_BATCH, timeout_ns < 0 ? NULL : &ts, NULL);
-    if (n < 0 && errno == ENOSYS) {
+     * which would make every timer up to 1 ms late.  Kernels before 5.11 (and
+     * Valgrind 3.19) lack it: after the first ENOSYS, use epoll_wait. */
+    static atomic_bool no_pwait2;
+    int n = -1;
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        n = epoll_pwait2(loop->epoll_fd, events, EPOLL_BATCH, timeout_ns < 0 ? NULL : &ts, NULL);
+        if (n < 0 && errno == ENOSYS)
+            atomic_store(&no_pwait2, true);
+    }
+    if (atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
         n = epoll_wait(loop->epoll_fd, events, EPOLL_BATCH, ms);
     }

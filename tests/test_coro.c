@@ -50,8 +50,11 @@ START_TEST(pointer_above_4gib_survives_makecontext)
 {
     /* Place the struct far above 4 GiB on purpose (the heap may be low, e.g.
      * under Valgrind). */
-    void *high = mmap((void *)0x600000000000, 4096, PROT_READ | PROT_WRITE,
-                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    static const uintptr_t hints[] = { 0x7e0000000000, 0x500000000000, 0x300000000000 };
+    void *high = MAP_FAILED;
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0] && high == MAP_FAILED; i++)
+        high = mmap((void *)hints[i], 4096, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
     ck_assert_ptr_ne(high, MAP_FAILED);
     struct pingpong *pp = high;
     ck_assert_uint_gt((uintptr_t)pp, 0xffffffffu);

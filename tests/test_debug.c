@@ -67,13 +67,20 @@ static void run_with_watchdog(void *arg)
     loop_free(loop);
 }
 
+/* Under Valgrind every thread runs on Valgrind's own scheduler: the loop
+ * thread shows as blocked on Valgrind's lock, and its frames are Valgrind's.
+ * There we check who and how long, not where. */
+static bool under_valgrind(void) { return getenv("COLOOP_UNDER_VALGRIND") != NULL; }
+
 START_TEST(watchdog_names_a_task_blocked_in_a_system_call)
 {
     const char *err = capture_stderr(run_with_watchdog, (void *)blocker);
     ck_assert_ptr_nonnull(strstr(err, "task #2 'culprit' (spawned at tests/test_debug.c:"));
     ck_assert_ptr_nonnull(strstr(err, "has held the loop for"));
-    ck_assert_ptr_nonnull(strstr(err, "It is blocked in"));
-    ck_assert_ptr_nonnull(strstr(err, "nanosleep"));
+    if (!under_valgrind()) {
+        ck_assert_ptr_nonnull(strstr(err, "It is blocked in"));
+        ck_assert_ptr_nonnull(strstr(err, "nanosleep"));
+    }
     ck_assert_ptr_nonnull(strstr(err, "gave the loop back after holding it for 0.4"));
     ck_assert_ptr_nonnull(strstr(err, "coloop stats:"));   /* the exit summary in debug mode */
 }
@@ -83,8 +90,11 @@ START_TEST(watchdog_names_a_spinning_task_and_where_it_is)
 {
     const char *err = capture_stderr(run_with_watchdog, (void *)spinner);
     ck_assert_ptr_nonnull(strstr(err, "'culprit'"));
-    ck_assert_ptr_nonnull(strstr(err, "It is running (computing, not waiting)"));
-    ck_assert_ptr_nonnull(strstr(err, "spinner"));       /* the function, from the backtrace */
+    ck_assert_ptr_nonnull(strstr(err, "has held the loop for"));
+    if (!under_valgrind()) {
+        ck_assert_ptr_nonnull(strstr(err, "It is running (computing, not waiting)"));
+        ck_assert_ptr_nonnull(strstr(err, "spinner"));   /* the function, from the backtrace */
+    }
     ck_assert_ptr_nonnull(strstr(err, "gave the loop back"));
 }
 END_TEST
