@@ -12,5 +12,9 @@
 #include "runtime/loop.h"
 #include "runtime/stack.h"
 #include "runtime/task.h"
+#include "runtime/channel.h"
+#include "runtime/sync.h"
+#include "runtime/pool.h"
+#include "runtime/group.h"
 
 #endif
