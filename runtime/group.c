@@ -244,10 +244,10 @@ int group_await(co_group *g, int64_t deadline)
     co_task *self = task_require_current(__func__);
     if (!self)
         return -CO_ENOTASK;
-    if (g->waiter)
-        return -EBUSY;
     if (is_child(g, self))
         return -EDEADLK;
+    if (g->waiter)
+        return -EBUSY;
     int own = 0;   /* the caller's own deadline or cancel, if it came first */
     g->waiter = self;
     while (g->running > 0) {
