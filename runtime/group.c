@@ -74,8 +74,8 @@ static size_t first_done(co_task **tasks, size_t n)
 static int await_first_end(co_task *self, co_task **tasks, size_t n, bool shielded,
                            int64_t deadline)
 {
-    for (size_t i = 0; i < n; i++)
-        if (tasks[i] && tasks[i]->state != TASK_DONE)
+    for (size_t i = 0; i < n; i++)   /* never steal another joiner's slot */
+        if (tasks[i] && tasks[i]->state != TASK_DONE && !tasks[i]->joiner)
             tasks[i]->joiner = self;
     int rc = shielded
         ? task_suspend_shielded(WAIT_SYNC, tasks, "any of several tasks", deadline)
@@ -86,15 +86,25 @@ static int await_first_end(co_task *self, co_task **tasks, size_t n, bool shield
     return rc;
 }
 
-/* Cancel every task left, wait until all have ended, join them. */
+static bool all_done(co_task **tasks, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (tasks[i] && tasks[i]->state != TASK_DONE)
+            return false;
+    return true;
+}
+
+/* Cancel every task left, wait until all have ended, join them.  The wait
+ * stays registered on every task left, so nobody else can start joining
+ * one of them meanwhile (they get -EBUSY, as for any joined task). */
 static void cancel_and_reap(co_task *self, co_task **tasks, size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (tasks[i])
             task_cancel(tasks[i]);
+    while (!all_done(tasks, n))
+        await_first_end(self, tasks, n, true, CO_NO_DEADLINE);
     for (size_t i = 0; i < n; i++) {
-        while (tasks[i] && tasks[i]->state != TASK_DONE)
-            await_first_end(self, &tasks[i], 1, true, CO_NO_DEADLINE);
         if (tasks[i])
             await_task(tasks[i], NULL, CO_NO_DEADLINE);   /* ended: does not suspend */
         tasks[i] = NULL;

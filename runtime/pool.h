@@ -105,6 +105,8 @@ int pool_await_job(co_pool *pool, const struct pool_job *job, int *result, int64
  * worker, as pool_await_job() with no release and no kind. */
 int await_thread(pool_run_fn fn, void *arg, size_t arg_size, int *result, int64_t deadline);
 
+/* Counters for tests, benchmarks and dumps (a snapshot taken under the
+ * pool's lock).  Never suspends. */
 struct pool_stats {
     int threads;                  /* workers started */
     int idle;                     /* workers waiting for a job */
