@@ -16,5 +16,11 @@
 #include "runtime/sync.h"
 #include "runtime/pool.h"
 #include "runtime/group.h"
+#include "net/neterr.h"
+#include "net/socket.h"
+#include "net/dns.h"
+#include "net/dial.h"
+#include "net/tls.h"
+#include "net/stream.h"
 
 #endif
