@@ -102,7 +102,7 @@ static void bio_method_make(void)
 int tls_conn_new(tls_ctx *ctx, int fd, const char *host, tls_conn **out)
 {
     *out = NULL;
-    if (!ctx->server && (!host || !*host || strlen(host) >= sizeof ((tls_conn *)0)->host))
+    if (!ctx->server && (!host || !*host || strlen(host) >= TLS_HOST_MAX))
         return -EINVAL;
     pthread_once(&bio_once, bio_method_make);
     tls_conn *c = calloc(1, sizeof *c);

@@ -11,6 +11,7 @@
 
 #define TLS_SESSION_CACHE 64        /* client sessions kept per context (host:port keys) */
 #define TLS_SESSION_KEY_MAX 300     /* "host:port" */
+#define TLS_HOST_MAX 256            /* longest host name or IP literal a client verifies */
 
 struct tls_session_slot {
     char key[TLS_SESSION_KEY_MAX];  /* "host:port", "" = free */
@@ -41,7 +42,7 @@ struct tls_conn {
     int error;                      /* the sticky code once broken */
     long verify_result;             /* SSL_get_verify_result after the handshake (or failure) */
     char session_key[TLS_SESSION_KEY_MAX];  /* "host:port" for the client cache, "" = none */
-    char host[256];                 /* what the certificate must match (clients) */
+    char host[TLS_HOST_MAX];        /* what the certificate must match (clients) */
     char detail[NET_DETAIL_MAX];    /* why the last call failed, or a warning */
 };
 
