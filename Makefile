@@ -136,9 +136,12 @@ bench:
 	    $(MAKE) --no-print-directory SWITCH=$$sw bench-build >/dev/null || exit 1; done
 	@for sw in $(BENCH_SWITCHES); do \
 	    dir=build; [ $$sw = asm ] && dir=build/asm; \
-	    $$dir/demos/loopstress || exit 1; echo; done
+	    $$dir/demos/loopstress || exit 1; echo; \
+	    $$dir/demos/syncbench || exit 1; echo; \
+	    $$dir/demos/netbench || exit 1; echo; done
 
-bench-build: $(BUILD)/demos/loopstress
+BENCH_PROGRAMS := loopstress syncbench netbench
+bench-build: $(BENCH_PROGRAMS:%=$(BUILD)/demos/%)
 
 # AddressSanitizer + UBSan with the fiber annotations of runtime/sanitizers.h.
 # detect_stack_use_after_return=1: ASan's swapcontext interceptor wipes the

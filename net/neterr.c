@@ -21,11 +21,19 @@ static const char *const net_messages[] = {
     [NET_ELIMIT - NET_ERR_BASE] = "delimiter not found within the size limit",
 };
 
+static const char *describe_net_code(int code)
+{
+    return code > NET_ERR_BASE && code < NET_ERR_END ? net_messages[code - NET_ERR_BASE] : NULL;
+}
+
+/* So that co_strerror() (runtime/error.c) knows our words too. */
+__attribute__((constructor)) static void register_net_errors(void)
+{
+    co_error_register_domain(NET_ERR_BASE, NET_ERR_BASE + 999, describe_net_code);
+}
+
 const char *net_strerror(int code)
 {
-    int c = code < 0 ? -code : code;
-    if (c > NET_ERR_BASE && c < NET_ERR_END)
-        return net_messages[c - NET_ERR_BASE];
     return co_strerror(code);
 }
 

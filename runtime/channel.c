@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "runtime/channel.h"
+#include "runtime/error.h"
 #include "runtime/waitq.h"
 
 struct co_chan {
@@ -75,7 +76,7 @@ static void ring_pop(co_chan *ch, void *out)
 int chan_try_send(co_chan *ch, const void *elem)
 {
     if (ch->closed)
-        return -EPIPE;
+        return -CO_ECLOSED;
     struct co_waiter *r = waitq_grant_first(&ch->receivers);
     if (r) {
         memcpy(r->data, elem, ch->elem_size);   /* it has not run yet: its buffer is waiting */
@@ -102,7 +103,7 @@ int chan_try_recv(co_chan *ch, void *out)
         memcpy(out, s->data, ch->elem_size);   /* rendezvous: straight from the sender */
         return 0;
     }
-    return ch->closed ? -EPIPE : -EAGAIN;
+    return ch->closed ? -CO_ECLOSED : -EAGAIN;
 }
 
 int chan_await_send(co_chan *ch, const void *elem, int64_t deadline)
@@ -134,8 +135,8 @@ void chan_close(co_chan *ch)
     ch->closed = true;
     /* Receivers wait only on an empty buffer, so none of them misses an
      * element; senders' elements were never accepted. */
-    waitq_fail_all(&ch->receivers, -EPIPE);
-    waitq_fail_all(&ch->senders, -EPIPE);
+    waitq_fail_all(&ch->receivers, -CO_ECLOSED);
+    waitq_fail_all(&ch->senders, -CO_ECLOSED);
 }
 
 size_t chan_len(const co_chan *ch) { return ch->count; }

@@ -11,7 +11,7 @@
  *
  * Closing is the producer's way to say "no more": every waiting sender and
  * receiver wakes; receivers still get every element already buffered, then
- * -EPIPE.  Senders get -EPIPE from then on.
+ * -CO_ECLOSED.  Senders get -CO_ECLOSED from then on.
  *
  * Loop-local: a channel belongs to the loop (thread) whose tasks use it; it
  * is not thread-safe.  To hand work to other threads, use the pool (pool.h).
@@ -31,12 +31,12 @@ typedef struct co_chan co_chan;
 int chan_new(co_chan **out, size_t elem_size, size_t capacity);
 
 /* Free a channel no task uses any more.  If tasks still wait on it, it is
- * closed first (they wake with -EPIPE and must not touch it again). */
+ * closed first (they wake with -CO_ECLOSED and must not touch it again). */
 void chan_free(co_chan *ch);
 
 /* Send a copy of the elem_size bytes at `elem`.  Suspends while the buffer
  * is full (or, for capacity 0, until a receiver takes it).  Returns 0 once
- * the element is in the buffer or in a receiver's hands; -EPIPE if the
+ * the element is in the buffer or in a receiver's hands; -CO_ECLOSED if the
  * channel is or gets closed (the element was not sent); -ETIMEDOUT (the
  * deadline passed first; not sent); -ECANCELED (the caller was cancelled,
  * checked before anything else; not sent); -CO_ENOTASK outside a task.
@@ -44,7 +44,7 @@ void chan_free(co_chan *ch);
 int chan_await_send(co_chan *ch, const void *elem, int64_t deadline);
 
 /* Receive the oldest element into `out` (elem_size bytes).  Suspends while
- * the channel is empty.  Returns 0 with *out set; -EPIPE once the channel is
+ * the channel is empty.  Returns 0 with *out set; -CO_ECLOSED once the channel is
  * closed and drained; -ETIMEDOUT; -ECANCELED; -CO_ENOTASK.  *out is only
  * written on success. */
 int chan_await_recv(co_chan *ch, void *out, int64_t deadline);

@@ -61,6 +61,7 @@ void loop_get_stats(const co_loop *loop, struct loop_stats *out)
 {
     *out = loop->stats;
     out->timers_armed = loop->timers.count;
+    out->external_waits = loop->external_waits;
     out->stack_cache_hits = loop->stacks.hits;
     out->stack_cache_misses = loop->stacks.misses;
     compute_lag(loop, out);

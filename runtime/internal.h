@@ -5,6 +5,9 @@
  * share the two structs below.  Other runtime modules (sync, pool, debug)
  * only use the functions declared at the end: task_suspend() is the one way a
  * task stops running, task_wake() the one way it becomes ready again.
+ * One exception: await_any (group.c) registers itself as the `joiner` of
+ * several tasks at once, relying on task_release_finished() waking the
+ * joiner; it clears every registration when it resumes.
  */
 #ifndef COLOOP_INTERNAL_H
 #define COLOOP_INTERNAL_H

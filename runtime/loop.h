@@ -71,6 +71,7 @@ struct loop_stats {
     uint64_t timers_armed;      /* timers in the heap now */
     uint64_t fds_registered;    /* descriptors registered with epoll now */
     uint64_t fd_waiters;        /* tasks waiting on a descriptor now */
+    uint64_t external_waits;    /* tasks waiting on a worker-pool job now */
     uint64_t stack_cache_hits;  /* spawns served from the stack cache */
     uint64_t stack_cache_misses;/* spawns that had to map a new stack */
     uint64_t lag_samples;       /* timers fired so far (the lag window holds the last 8192) */

@@ -14,18 +14,18 @@
 
 /* --- semaphore --- */
 
-void sem_init(struct co_sem *s, long permits)
+void sema_init(struct co_sem *s, long permits)
 {
     s->permits = permits > 0 ? permits : 0;
     waitq_init(&s->waiters);
 }
 
-void sem_fini(struct co_sem *s)
+void sema_fini(struct co_sem *s)
 {
-    waitq_fail_all(&s->waiters, -EPIPE);
+    waitq_fail_all(&s->waiters, -CO_ECLOSED);
 }
 
-int sem_try_acquire(struct co_sem *s)
+int sema_try_acquire(struct co_sem *s)
 {
     if (s->permits == 0)
         return -EAGAIN;
@@ -33,24 +33,24 @@ int sem_try_acquire(struct co_sem *s)
     return 0;
 }
 
-int sem_await_acquire(struct co_sem *s, int64_t deadline)
+int sema_await_acquire(struct co_sem *s, int64_t deadline)
 {
     int rc = waitq_enter(__func__);
     if (rc < 0)
         return rc;
-    if (sem_try_acquire(s) == 0)
+    if (sema_try_acquire(s) == 0)
         return 0;
     struct co_waiter w = { 0 };
     return waitq_await(&s->waiters, &w, s, "semaphore", deadline);
 }
 
-void sem_release(struct co_sem *s)
+void sema_release(struct co_sem *s)
 {
     if (!waitq_grant_first(&s->waiters))
         s->permits++;   /* nobody (still) waits: keep it */
 }
 
-long sem_value(const struct co_sem *s) { return s->permits; }
+long sema_value(const struct co_sem *s) { return s->permits; }
 
 /* --- mutex --- */
 
@@ -62,7 +62,7 @@ void mutex_init(struct co_mutex *m)
 
 void mutex_fini(struct co_mutex *m)
 {
-    waitq_fail_all(&m->waiters, -EPIPE);
+    waitq_fail_all(&m->waiters, -CO_ECLOSED);
     m->owner = NULL;
 }
 
@@ -110,7 +110,7 @@ void event_init(struct co_event *e)
 
 void event_fini(struct co_event *e)
 {
-    waitq_fail_all(&e->waiters, -EPIPE);
+    waitq_fail_all(&e->waiters, -CO_ECLOSED);
 }
 
 void event_set(struct co_event *e)
@@ -141,7 +141,7 @@ void waitgroup_init(struct co_waitgroup *wg)
 
 void waitgroup_fini(struct co_waitgroup *wg)
 {
-    waitq_fail_all(&wg->waiters, -EPIPE);
+    waitq_fail_all(&wg->waiters, -CO_ECLOSED);
 }
 
 int waitgroup_add(struct co_waitgroup *wg, long n)

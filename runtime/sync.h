@@ -32,24 +32,24 @@
 
 struct co_sem {
     long permits;               /* available now; never > 0 while tasks wait */
-    struct co_waitq waiters;    /* tasks in sem_await_acquire() */
+    struct co_waitq waiters;    /* tasks in sema_await_acquire() */
 };
 
 /* Start with `permits` (>= 0) available.  Never suspends. */
-void sem_init(struct co_sem *s, long permits);
-/* Tasks still waiting wake with -EPIPE; the struct may then be reused. */
-void sem_fini(struct co_sem *s);
+void sema_init(struct co_sem *s, long permits);
+/* Tasks still waiting wake with -CO_ECLOSED; the struct may then be reused. */
+void sema_fini(struct co_sem *s);
 
 /* Take one permit, suspending until one is released to this task.
- * 0 (the caller holds a permit and must sem_release it), -ETIMEDOUT (the
- * deadline passed first), -ECANCELED, -EPIPE (sem_fini while waiting),
+ * 0 (the caller holds a permit and must sema_release it), -ETIMEDOUT (the
+ * deadline passed first), -ECANCELED, -CO_ECLOSED (sema_fini while waiting),
  * -CO_ENOTASK.  Only 0 means a permit was taken. */
-int sem_await_acquire(struct co_sem *s, int64_t deadline);
+int sema_await_acquire(struct co_sem *s, int64_t deadline);
 /* Take a permit if one is free and nobody queues before us: 0 or -EAGAIN. */
-int sem_try_acquire(struct co_sem *s);
+int sema_try_acquire(struct co_sem *s);
 /* Give a permit back: to the oldest waiter if any, else to the count. */
-void sem_release(struct co_sem *s);
-long sem_value(const struct co_sem *s);
+void sema_release(struct co_sem *s);
+long sema_value(const struct co_sem *s);
 
 /* --- mutex: one owner at a time --- */
 
@@ -59,11 +59,11 @@ struct co_mutex {
 };
 
 void mutex_init(struct co_mutex *m);
-void mutex_fini(struct co_mutex *m);   /* waiters wake with -EPIPE */
+void mutex_fini(struct co_mutex *m);   /* waiters wake with -CO_ECLOSED */
 
 /* Lock it, suspending while another task holds it.  0 (the caller owns it),
  * -EDEADLK (the caller already owns it: not recursive), -ETIMEDOUT,
- * -ECANCELED, -EPIPE (mutex_fini), -CO_ENOTASK. */
+ * -ECANCELED, -CO_ECLOSED (mutex_fini), -CO_ENOTASK. */
 int mutex_await_lock(struct co_mutex *m, int64_t deadline);
 /* 0 if locked now, -EAGAIN if held (or others queue first), -EDEADLK, -CO_ENOTASK. */
 int mutex_try_lock(struct co_mutex *m);
@@ -79,7 +79,7 @@ struct co_event {
 };
 
 void event_init(struct co_event *e);   /* starts clear */
-void event_fini(struct co_event *e);   /* waiters wake with -EPIPE */
+void event_fini(struct co_event *e);   /* waiters wake with -CO_ECLOSED */
 
 /* Set the flag and wake every waiter (each returns 0, even if the flag is
  * cleared again before it runs).  Never suspends. */
@@ -88,7 +88,7 @@ void event_clear(struct co_event *e);
 bool event_is_set(const struct co_event *e);
 
 /* Return at once if the flag is set, else suspend until event_set().
- * 0, -ETIMEDOUT, -ECANCELED, -EPIPE (event_fini), -CO_ENOTASK. */
+ * 0, -ETIMEDOUT, -ECANCELED, -CO_ECLOSED (event_fini), -CO_ENOTASK. */
 int event_await(struct co_event *e, int64_t deadline);
 
 /* --- wait group: wait until a count of jobs drops to zero --- */
@@ -99,7 +99,7 @@ struct co_waitgroup {
 };
 
 void waitgroup_init(struct co_waitgroup *wg);   /* count 0 */
-void waitgroup_fini(struct co_waitgroup *wg);   /* waiters wake with -EPIPE */
+void waitgroup_fini(struct co_waitgroup *wg);   /* waiters wake with -CO_ECLOSED */
 
 /* Add n (may be negative) to the count; reaching 0 wakes every waiter.
  * 0, or -EINVAL if the count would go below 0 (nothing changes).
@@ -110,7 +110,7 @@ int waitgroup_add(struct co_waitgroup *wg, long n);
 int waitgroup_done(struct co_waitgroup *wg);
 
 /* Return at once if the count is 0, else suspend until it reaches 0.
- * 0, -ETIMEDOUT, -ECANCELED, -EPIPE (waitgroup_fini), -CO_ENOTASK. */
+ * 0, -ETIMEDOUT, -ECANCELED, -CO_ECLOSED (waitgroup_fini), -CO_ENOTASK. */
 int waitgroup_await(struct co_waitgroup *wg, int64_t deadline);
 
 #endif

@@ -28,6 +28,7 @@ void loop_free_clean(co_loop *loop, int fds_before)
     ck_assert_uint_eq(s.handles_open, 0);
     ck_assert_uint_eq(s.timers_armed, 0);
     ck_assert_uint_eq(s.fd_waiters, 0);
+    ck_assert_uint_eq(s.external_waits, 0);   /* no pool job still awaited */
     loop_free(loop);
     ck_assert_ptr_null(loop_current());
     ck_assert_int_eq(open_fd_count(), fds_before);

@@ -133,8 +133,8 @@ static int close_full_channel(void *arg)
     ck_assert_int_eq(v, 100);
     ck_assert_int_eq(chan_await_recv(s->ch, &v, CO_NO_DEADLINE), 0);
     ck_assert_int_eq(v, 101);
-    ck_assert_int_eq(chan_await_recv(s->ch, &v, CO_NO_DEADLINE), -EPIPE);
-    ck_assert_int_eq(chan_await_send(s->ch, &v, CO_NO_DEADLINE), -EPIPE);
+    ck_assert_int_eq(chan_await_recv(s->ch, &v, CO_NO_DEADLINE), -CO_ECLOSED);
+    ck_assert_int_eq(chan_await_send(s->ch, &v, CO_NO_DEADLINE), -CO_ECLOSED);
     return 0;
 }
 
@@ -157,19 +157,19 @@ START_TEST(close_wakes_waiting_senders_and_receivers_drain_then_get_epipe)
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(s.rc[0], 0);
     ck_assert_int_eq(s.rc[1], 0);
-    ck_assert_int_eq(s.rc[2], -EPIPE);
-    ck_assert_int_eq(s.rc[3], -EPIPE);
+    ck_assert_int_eq(s.rc[2], -CO_ECLOSED);
+    ck_assert_int_eq(s.rc[3], -CO_ECLOSED);
     chan_free(s.ch);
 
-    /* Receivers waiting on an empty channel wake with -EPIPE. */
+    /* Receivers waiting on an empty channel wake with -CO_ECLOSED. */
     memset(&s, 0, sizeof s);
     ck_assert_int_eq(chan_new(&s.ch, sizeof(int), 0), 0);
     spawn_detached(recv_mine, &s);
     spawn_detached(recv_mine, &s);
     spawn_detached(yield_then_close, s.ch);
     ck_assert_int_eq(loop_run(loop), 0);
-    ck_assert_int_eq(s.rc[0], -EPIPE);
-    ck_assert_int_eq(s.rc[1], -EPIPE);
+    ck_assert_int_eq(s.rc[0], -CO_ECLOSED);
+    ck_assert_int_eq(s.rc[1], -CO_ECLOSED);
     ck_assert_int_eq(s.got[0], -1);   /* untouched on failure */
     chan_free(s.ch);
     loop_free_clean(loop, fds);

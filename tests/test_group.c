@@ -111,7 +111,10 @@ static int any_of_three(void *arg)
     ck_assert_int_eq(s[0].rc, -ECANCELED);
     ck_assert_int_eq(s[2].rc, -ECANCELED);
 
-    spawn_sleepers(t, s, 3);
+    /* Deadlines far shorter than every sleeper: no timing luck needed, even
+     * under Valgrind (the cancel mode below ends them at once). */
+    struct sleeper slow[3] = { { 5000, 0, 1 }, { 5000, 0, 1 }, { 5000, 0, 1 } };
+    spawn_sleepers(t, slow, 3);
     ck_assert_int_eq(await_any(t, 3, ANY_KEEP_REST, &winner, &result, co_deadline_in_ms(5)),
                      -ETIMEDOUT);
     ck_assert_ptr_nonnull(t[0]);
@@ -161,7 +164,7 @@ static int block_one_way(struct blockers *b, int kind)
     case W_FD:        return await_fd(b->pipe_fds[0], CO_FD_READ, CO_NO_DEADLINE);
     case W_RECV:      return chan_await_recv(b->empty, &v, CO_NO_DEADLINE);
     case W_SEND:      return chan_await_send(b->full, &v, CO_NO_DEADLINE);
-    case W_SEM:       return sem_await_acquire(&b->sem, CO_NO_DEADLINE);
+    case W_SEM:       return sema_await_acquire(&b->sem, CO_NO_DEADLINE);
     case W_MUTEX:     return mutex_await_lock(&b->mutex, CO_NO_DEADLINE);
     case W_EVENT:     return event_await(&b->event, CO_NO_DEADLINE);
     case W_WAITGROUP: return waitgroup_await(&b->wg, CO_NO_DEADLINE);
@@ -228,7 +231,7 @@ START_TEST(the_first_error_cancels_siblings_blocked_in_every_kind_of_await)
     ck_assert_int_eq(pipe(b.pipe_fds), 0);
     ck_assert_int_eq(chan_new(&b.empty, sizeof(int), 4), 0);
     ck_assert_int_eq(chan_new(&b.full, sizeof(int), 0), 0);
-    sem_init(&b.sem, 0);
+    sema_init(&b.sem, 0);
     mutex_init(&b.mutex);
     event_init(&b.event);
     waitgroup_init(&b.wg);

@@ -43,13 +43,13 @@ struct cap { struct co_sem sem; int in_flight, max_in_flight, done; };
 static int capped_job(void *arg)
 {
     struct cap *c = arg;
-    ck_assert_int_eq(sem_await_acquire(&c->sem, CO_NO_DEADLINE), 0);
+    ck_assert_int_eq(sema_await_acquire(&c->sem, CO_NO_DEADLINE), 0);
     if (++c->in_flight > c->max_in_flight)
         c->max_in_flight = c->in_flight;
     await_sleep_ms(2);
     c->in_flight--;
     c->done++;
-    sem_release(&c->sem);
+    sema_release(&c->sem);
     return 0;
 }
 
@@ -58,15 +58,15 @@ START_TEST(semaphore_caps_concurrency)
     int fds = open_fd_count();
     co_loop *loop = new_loop();
     struct cap c = { 0 };
-    sem_init(&c.sem, 3);
+    sema_init(&c.sem, 3);
     for (int i = 0; i < 20; i++)
         spawn_detached(capped_job, &c);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(c.max_in_flight, 3);
     ck_assert_int_eq(c.done, 20);
-    ck_assert_int_eq(sem_value(&c.sem), 3);
-    ck_assert_int_eq(sem_try_acquire(&c.sem), 0);
-    sem_fini(&c.sem);
+    ck_assert_int_eq(sema_value(&c.sem), 3);
+    ck_assert_int_eq(sema_try_acquire(&c.sem), 0);
+    sema_fini(&c.sem);
     loop_free_clean(loop, fds);
 }
 END_TEST
@@ -85,7 +85,7 @@ static int acquire_and_note(void *arg)
 {
     struct line *l = arg;
     int me = l->next_letter++;
-    l->rc[me] = sem_await_acquire(&l->sem, CO_NO_DEADLINE);
+    l->rc[me] = sema_await_acquire(&l->sem, CO_NO_DEADLINE);
     if (l->rc[me] == 0)
         l->order[l->n++] = (char)('a' + me);
     return 0;
@@ -96,7 +96,7 @@ static int release_five_times(void *arg)
     struct line *l = arg;
     await_sleep_ms(2);   /* all five queue first */
     for (int i = 0; i < 5; i++) {
-        sem_release(&l->sem);
+        sema_release(&l->sem);
         await_yield();
     }
     return 0;
@@ -107,13 +107,13 @@ START_TEST(semaphore_waiters_are_served_fifo)
     int fds = open_fd_count();
     co_loop *loop = new_loop();
     struct line l = { 0 };
-    sem_init(&l.sem, 0);
+    sema_init(&l.sem, 0);
     for (int i = 0; i < 5; i++)
         spawn_detached(acquire_and_note, &l);
     spawn_detached(release_five_times, &l);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_str_eq(l.order, "abcde");
-    sem_fini(&l.sem);
+    sema_fini(&l.sem);
     loop_free_clean(loop, fds);
 }
 END_TEST
@@ -124,10 +124,10 @@ static int acquire_release_then_try_again(void *arg)
 {
     struct line *l = arg;
     int me = l->next_letter++;
-    l->rc[me] = sem_await_acquire(&l->sem, me == 0 ? co_deadline_in_ms(10) : CO_NO_DEADLINE);
+    l->rc[me] = sema_await_acquire(&l->sem, me == 0 ? co_deadline_in_ms(10) : CO_NO_DEADLINE);
     if (l->rc[me] == 0) {
         l->order[l->n++] = (char)('a' + me);
-        sem_release(&l->sem);
+        sema_release(&l->sem);
         l->rc[me + 4] = await_yield();
     }
     return 0;
@@ -143,7 +143,7 @@ static int release_in_a_race(void *arg)
     struct line *l = r->l;
     if (r->how == TIMEOUT_SAME_TURN) {
         await_sleep_ms(10);   /* wakes in the turn a's 10 ms deadline fires, and runs first */
-        sem_release(&l->sem);
+        sema_release(&l->sem);
         return 0;
     }
     await_yield();   /* a and b are queued */
@@ -153,7 +153,7 @@ static int release_in_a_race(void *arg)
     } else if (r->how == CANCEL_THEN_RELEASE) {
         task_cancel(l->task[0]);
     }
-    sem_release(&l->sem);
+    sema_release(&l->sem);
     if (r->how == RELEASE_THEN_CANCEL)
         task_cancel(l->task[0]);   /* a was already handed the permit */
     return 0;
@@ -164,7 +164,7 @@ static void run_race(enum race how, const char *want_order, int want_a)
     co_loop *loop = new_loop();
     struct line l = { 0 };
     struct race_story r = { &l, how };
-    sem_init(&l.sem, 0);
+    sema_init(&l.sem, 0);
     if (how == TIMEOUT_SAME_TURN)
         spawn_detached(release_in_a_race, &r);   /* its timer is armed before a's deadline */
     l.task[0] = spawn_detached(acquire_release_then_try_again, &l);
@@ -175,10 +175,10 @@ static void run_race(enum race how, const char *want_order, int want_a)
     ck_assert_str_eq(l.order, want_order);
     ck_assert_int_eq(l.rc[0], want_a);
     ck_assert_int_eq(l.rc[1], 0);                  /* b always gets the permit */
-    ck_assert_int_eq(sem_value(&l.sem), 1);        /* and nothing was lost */
+    ck_assert_int_eq(sema_value(&l.sem), 1);        /* and nothing was lost */
     if (want_a == 0)
         ck_assert_int_eq(l.rc[4], -ECANCELED);     /* a's cancel hits its next await */
-    sem_fini(&l.sem);
+    sema_fini(&l.sem);
     loop_free(loop);
 }
 
@@ -357,7 +357,7 @@ struct blocked { struct co_sem sem; int rc; };
 static int block_on_sem(void *arg)
 {
     struct blocked *b = arg;
-    b->rc = sem_await_acquire(&b->sem, CO_NO_DEADLINE);
+    b->rc = sema_await_acquire(&b->sem, CO_NO_DEADLINE);
     return 0;
 }
 
@@ -372,7 +372,7 @@ static int dump_then_fini(void *arg)
     fclose(out);
     ck_assert_ptr_nonnull(strstr(text, "waiting on semaphore"));
     free(text);
-    sem_fini(&b->sem);   /* the waiter wakes with -EPIPE */
+    sema_fini(&b->sem);   /* the waiter wakes with -CO_ECLOSED */
     return 0;
 }
 
@@ -381,11 +381,11 @@ START_TEST(a_task_dump_names_the_primitive_and_fini_wakes_waiters)
     int fds = open_fd_count();
     co_loop *loop = new_loop();
     struct blocked b = { .rc = 1 };
-    sem_init(&b.sem, 0);
+    sema_init(&b.sem, 0);
     spawn_detached(block_on_sem, &b);
     spawn_detached(dump_then_fini, &b);
     ck_assert_int_eq(loop_run(loop), 0);
-    ck_assert_int_eq(b.rc, -EPIPE);
+    ck_assert_int_eq(b.rc, -CO_ECLOSED);
     loop_free_clean(loop, fds);
 }
 END_TEST
