@@ -128,7 +128,7 @@ START_TEST(debug_off_starts_no_thread_and_on_starts_one)
 }
 END_TEST
 
-struct dump_scene { int pipe_fds[2]; co_task *sleeper; char *text; size_t len; };
+struct dump_scene { int pipe_fds[2]; co_task *sleeper; co_chan *chan; char *text; size_t len; };
 
 static int sleep_long(void *arg) { (void)arg; return await_sleep_ms(5000); }
 static int wait_on_pipe(void *arg)
@@ -137,6 +137,13 @@ static int wait_on_pipe(void *arg)
     return rc == -EBADF ? 0 : rc;   /* the dumper closes the pipe to end the scene */
 }
 static int join_it(void *arg) { return await_task(*(co_task **)arg, NULL, CO_NO_DEADLINE); }
+
+static int receive_one(void *arg)
+{
+    int value;
+    int rc = chan_await_recv(arg, &value, CO_NO_DEADLINE);
+    return rc == -CO_ECLOSED ? 0 : rc;   /* the dumper closes it to end the scene */
+}
 
 static int take_dump(void *arg)
 {
@@ -147,6 +154,7 @@ static int take_dump(void *arg)
     fclose(out);
     task_cancel(s->sleeper);
     loop_close_fd(s->pipe_fds[0]);   /* wakes the pipe waiter with -EBADF */
+    chan_close(s->chan);
     return 0;
 }
 
@@ -161,6 +169,8 @@ START_TEST(dump_lists_every_task_with_what_it_waits_on)
     task_spawn_opts(&s.sleeper, sleep_long, NULL, &opts);
     spawn_detached(wait_on_pipe, &s.pipe_fds[0], "pipe-reader");
     spawn_detached(join_it, &s.sleeper, "joiner");
+    ck_assert_int_eq(chan_new(&s.chan, sizeof(int), 0), 0);
+    spawn_detached(receive_one, s.chan, "chan-receiver");
     spawn_detached(take_dump, &s, "dumper");
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_ptr_nonnull(strstr(s.text, "long-sleeper"));
@@ -170,8 +180,11 @@ START_TEST(dump_lists_every_task_with_what_it_waits_on)
     ck_assert_ptr_nonnull(strstr(s.text, "readable"));
     ck_assert_ptr_nonnull(strstr(s.text, "joining task #1 'long-sleeper'"));
     ck_assert_ptr_nonnull(strstr(s.text, "running"));             /* the dumper itself */
+    ck_assert_ptr_nonnull(strstr(s.text, "chan-receiver"));
+    ck_assert_ptr_nonnull(strstr(s.text, "waiting on channel"));
     ck_assert_ptr_nonnull(strstr(s.text, "spawned at tests/test_debug.c:"));
     free(s.text);
+    chan_free(s.chan);
     close(s.pipe_fds[1]);
     loop_free_clean(loop, fds);
 }
