@@ -71,7 +71,7 @@ DEMO_SRCS := $(wildcard demos/*.c)
 DEMO_BINS := $(DEMO_SRCS:demos/%.c=$(BUILD)/demos/%)
 HEADERS   := coloop.h $(wildcard runtime/*.h net/*.h http/*.h)
 
-.PHONY: all lib demos tests check check-suites demo bench bench-build asan valgrind install clean readme-example
+.PHONY: all lib demos tests check check-suites install-check demo bench bench-build asan valgrind install clean readme-example
 .DEFAULT_GOAL := all
 
 all: lib demos tests
@@ -116,8 +116,18 @@ readme-example: $(BUILD)/readme/example
 	@echo "== README example =="
 	@$(BUILD)/readme/example
 
+# `make install` must give a working library: install into the build tree and
+# build the README example against the installed coloop.pc.
+install-check: $(BUILD)/readme/example.c $(LIB)
+	@echo "== make install + pkg-config =="
+	@rm -rf $(BUILD)/install-check
+	@$(MAKE) --no-print-directory install PREFIX=$(CURDIR)/$(BUILD)/install-check >/dev/null
+	@PKG_CONFIG_PATH=$(CURDIR)/$(BUILD)/install-check/lib/pkgconfig; export PKG_CONFIG_PATH; \
+	    $(CC) -o $(BUILD)/install-check/example $(BUILD)/readme/example.c \
+	        $$($(PKG_CONFIG) --cflags --libs coloop) && $(BUILD)/install-check/example
+
 # The suites run once per context switch: ucontext, and on x86-64 the asm switch too.
-check: readme-example check-suites
+check: readme-example install-check check-suites
 ifeq ($(SWITCH)$(shell uname -m),ucontextx86_64)
 	@$(MAKE) --no-print-directory SWITCH=asm check-suites
 endif
