@@ -5,19 +5,83 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tests/support.h"
 
-int open_fd_count(void)
+co_loop *test_loop_new(void)
 {
-    DIR *d = opendir("/proc/self/fd");
+    co_loop *loop;
+    ck_assert_int_eq(loop_new(&loop), 0);
+    return loop;
+}
+
+co_task *test_spawn_detached_at(co_task_fn fn, void *arg, const char *name,
+                                const char *fn_name, const char *file, int line)
+{
+    struct co_spawn_opts opts = { .name = name };
+    co_task *t;
+    ck_assert_int_eq(task_spawn_at(&t, fn, arg, name ? &opts : NULL, fn_name, file, line), 0);
+    task_detach(t);
+    return t;
+}
+
+void test_run_main_at(co_task_fn fn, void *arg, const char *fn_name, const char *file, int line)
+{
+    test_spawn_detached_at(fn, arg, NULL, fn_name, file, line);
+    ck_assert_int_eq(loop_run(loop_current()), 0);
+}
+
+int test_sleep_task(void *ms)
+{
+    return await_sleep_ms((intptr_t)ms);
+}
+
+int test_sleep_job(void *ms)
+{
+    usleep((useconds_t)(*(int *)ms) * 1000);
+    return *(int *)ms;
+}
+
+int64_t test_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t test_loop_now_ms(void)
+{
+    return co_now_ns() / 1000000;
+}
+
+void test_socketpair(int sv[2])
+{
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+}
+
+/* Entries in a /proc directory, "." and ".." left out. */
+static int count_entries(const char *path)
+{
+    DIR *d = opendir(path);
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)))
         n += e->d_name[0] != '.';
     closedir(d);
-    return n - 1;   /* the directory stream's own descriptor */
+    return n;
+}
+
+int open_fd_count(void)
+{
+    return count_entries("/proc/self/fd") - 1;   /* the directory stream's own descriptor */
+}
+
+int test_thread_count(void)
+{
+    return count_entries("/proc/self/task");
 }
 
 void loop_free_clean(co_loop *loop, int fds_before)

@@ -1,5 +1,6 @@
-/* support.h - helpers shared by the Check suites: the "nothing left behind"
- * checks every runtime test ends with, and a way to capture stderr. */
+/* support.h - helpers shared by the Check suites: a loop and tasks to run
+ * on it, clocks, the "nothing left behind" checks every runtime test ends
+ * with, and a way to capture stderr. */
 #ifndef COLOOP_TEST_SUPPORT_H
 #define COLOOP_TEST_SUPPORT_H
 
@@ -19,8 +20,39 @@ void register_suite(Suite *(*make)(void));
         register_suite(make_fn);                                            \
     }
 
+/* A new loop (it is now loop_current()); fails the test if loop_new does. */
+co_loop *test_loop_new(void);
+
+/* Spawn fn(arg) detached, named `name` (NULL: fn's), the caller as spawn site; returns it. */
+#define test_spawn_detached(fn, arg, name) \
+    test_spawn_detached_at((fn), (arg), (name), #fn, __FILE__, __LINE__)
+co_task *test_spawn_detached_at(co_task_fn fn, void *arg, const char *name,
+                                const char *fn_name, const char *file, int line);
+
+/* Spawn fn(arg) as a detached "main" task, run the current loop to its end, assert 0. */
+#define test_run_main(fn, arg) test_run_main_at((fn), (arg), #fn, __FILE__, __LINE__)
+void test_run_main_at(co_task_fn fn, void *arg, const char *fn_name, const char *file, int line);
+
+/* A task: sleeps (intptr_t)ms milliseconds, returns what await_sleep_ms did. */
+int test_sleep_task(void *ms);
+
+/* A pool job: usleep()s *(int *)ms milliseconds, returns that number. */
+int test_sleep_job(void *ms);
+
+/* Real elapsed time: CLOCK_MONOTONIC in milliseconds. */
+int64_t test_now_ms(void);
+
+/* The loop's cached clock in milliseconds: deadlines count from it. */
+int64_t test_loop_now_ms(void);
+
+/* A nonblocking, close-on-exec AF_UNIX stream socketpair, or the test fails. */
+void test_socketpair(int sv[2]);
+
 /* Number of open descriptors of this process (from /proc/self/fd). */
 int open_fd_count(void);
+
+/* Number of threads of this process (from /proc/self/task). */
+int test_thread_count(void);
 
 /* Assert the loop has no task, handle, timer or fd waiter left, then free it
  * and assert no descriptor leaked since `fds_before`. */

@@ -6,36 +6,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tests/support.h"
-
-static co_loop *new_loop(void)
-{
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
-    return loop;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t loop_ms(void)   /* the loop's cached clock: deadlines count from it */
-{
-    return co_now_ns() / 1000000;
-}
-
-static co_task *spawn_detached(co_task_fn fn, void *arg)
-{
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, fn, arg), 0);
-    task_detach(t);
-    return t;
-}
 
 START_TEST(buffered_channel_is_fifo_and_try_ops_say_eagain)
 {
@@ -90,13 +62,13 @@ static int rendezvous_receiver(void *arg)
 START_TEST(capacity_zero_is_a_rendezvous)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct story s = { 0 };
     ck_assert_int_eq(chan_new(&s.ch, sizeof(int), 0), 0);
     int v = 1;
     ck_assert_int_eq(chan_try_send(s.ch, &v), -EAGAIN);   /* nobody is receiving */
-    spawn_detached(rendezvous_sender, &s);
-    spawn_detached(rendezvous_receiver, &s);
+    test_spawn_detached(rendezvous_sender, &s, NULL);
+    test_spawn_detached(rendezvous_receiver, &s, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_str_eq(s.log, "srRS");   /* the receiver resumes at once, the sender next */
     ck_assert_int_eq(s.got[0], 7);
@@ -148,12 +120,12 @@ static int yield_then_close(void *arg)
 START_TEST(close_wakes_waiting_senders_and_receivers_drain_then_get_epipe)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct story s = { 0 };
     ck_assert_int_eq(chan_new(&s.ch, sizeof(int), 2), 0);
     for (int i = 0; i < 4; i++)
-        spawn_detached(send_mine, &s);
-    spawn_detached(close_full_channel, &s);
+        test_spawn_detached(send_mine, &s, NULL);
+    test_spawn_detached(close_full_channel, &s, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(s.rc[0], 0);
     ck_assert_int_eq(s.rc[1], 0);
@@ -164,9 +136,9 @@ START_TEST(close_wakes_waiting_senders_and_receivers_drain_then_get_epipe)
     /* Receivers waiting on an empty channel wake with -CO_ECLOSED. */
     memset(&s, 0, sizeof s);
     ck_assert_int_eq(chan_new(&s.ch, sizeof(int), 0), 0);
-    spawn_detached(recv_mine, &s);
-    spawn_detached(recv_mine, &s);
-    spawn_detached(yield_then_close, s.ch);
+    test_spawn_detached(recv_mine, &s, NULL);
+    test_spawn_detached(recv_mine, &s, NULL);
+    test_spawn_detached(yield_then_close, s.ch, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(s.rc[0], -CO_ECLOSED);
     ck_assert_int_eq(s.rc[1], -CO_ECLOSED);
@@ -196,12 +168,12 @@ static int receive_five(void *arg)
 START_TEST(waiting_senders_and_receivers_are_served_fifo)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct story s = { 0 };
     ck_assert_int_eq(chan_new(&s.ch, sizeof(int), 0), 0);
     for (int i = 0; i < 5; i++)
-        spawn_detached(send_mine, &s);
-    spawn_detached(receive_five, &s);
+        test_spawn_detached(send_mine, &s, NULL);
+    test_spawn_detached(receive_five, &s, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(s.got[i], 100 + i);   /* senders 0..4 in the order they queued */
@@ -209,8 +181,8 @@ START_TEST(waiting_senders_and_receivers_are_served_fifo)
     memset(s.got, 0, sizeof s.got);
     s.index = 0;
     for (int i = 0; i < 5; i++)
-        spawn_detached(recv_mine, &s);
-    spawn_detached(send_in_order, &s);
+        test_spawn_detached(recv_mine, &s, NULL);
+    test_spawn_detached(send_in_order, &s, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(s.got[i], i);     /* receiver i got value i */
@@ -223,13 +195,13 @@ static int deadlines_on_both_ends(void *arg)
 {
     co_chan *ch = arg;
     int v = 1;
-    int64_t start = loop_ms();
+    int64_t start = test_loop_now_ms();
     ck_assert_int_eq(chan_await_recv(ch, &v, co_deadline_in_ms(20)), -ETIMEDOUT);
-    ck_assert_int_ge(wall_ms() - start, 19);
+    ck_assert_int_ge(test_now_ms() - start, 19);
     ck_assert_int_eq(chan_await_send(ch, &v, CO_NO_DEADLINE), 0);   /* fills capacity 1 */
-    start = loop_ms();
+    start = test_loop_now_ms();
     ck_assert_int_eq(chan_await_send(ch, &v, co_deadline_in_ms(20)), -ETIMEDOUT);
-    ck_assert_int_ge(wall_ms() - start, 19);
+    ck_assert_int_ge(test_now_ms() - start, 19);
     ck_assert_uint_eq(chan_len(ch), 1);
     ck_assert_int_eq(chan_await_send(ch, &v, co_now_ns() - 1), -ETIMEDOUT);   /* past deadline */
     ck_assert_int_eq(chan_await_recv(ch, &v, co_now_ns() - 1), 0);   /* no wait needed: ok */
@@ -245,10 +217,10 @@ static int deadlines_on_both_ends(void *arg)
 START_TEST(deadlines_on_both_ends_leave_nothing_behind)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     co_chan *ch;
     ck_assert_int_eq(chan_new(&ch, sizeof(int), 1), 0);
-    spawn_detached(deadlines_on_both_ends, ch);
+    test_spawn_detached(deadlines_on_both_ends, ch, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     chan_free(ch);
     loop_free_clean(loop, fds);
@@ -291,12 +263,12 @@ static int cancel_then_send(void *arg)
 START_TEST(a_waiter_timed_out_or_cancelled_in_the_same_turn_passes_the_value_on)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct story s = { 0 };
     ck_assert_int_eq(chan_new(&s.ch, sizeof(int), 0), 0);
-    spawn_detached(send_after_10ms, &s);    /* armed first: fires first, runs first */
-    spawn_detached(recv_with_deadline, &s);
-    spawn_detached(recv_mine, &s);
+    test_spawn_detached(send_after_10ms, &s, NULL);    /* armed first: fires first, runs first */
+    test_spawn_detached(recv_with_deadline, &s, NULL);
+    test_spawn_detached(recv_mine, &s, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(s.rc[0], -ETIMEDOUT);
     ck_assert_int_eq(s.got[0], -1);
@@ -306,9 +278,9 @@ START_TEST(a_waiter_timed_out_or_cancelled_in_the_same_turn_passes_the_value_on)
     memset(&s.rc, 0, sizeof s.rc);
     s.index = 0;
     struct cancel_story c = { &s, NULL };
-    c.victim = spawn_detached(recv_mine, &s);   /* detached: alive until it returns */
-    spawn_detached(recv_mine, &s);
-    spawn_detached(cancel_then_send, &c);
+    c.victim = test_spawn_detached(recv_mine, &s, NULL);   /* detached: alive until it returns */
+    test_spawn_detached(recv_mine, &s, NULL);
+    test_spawn_detached(cancel_then_send, &c, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(s.rc[0], -ECANCELED);
     ck_assert_int_eq(s.rc[1], 0);
@@ -341,12 +313,12 @@ static int consume_all(void *arg)
 START_TEST(ten_thousand_tasks_through_one_channel)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct many m = { 0 };
     ck_assert_int_eq(chan_new(&m.ch, sizeof(int), 8), 0);
     for (int i = 0; i < MANY; i++)
-        spawn_detached(produce_one, &m);
-    spawn_detached(consume_all, &m);
+        test_spawn_detached(produce_one, &m, NULL);
+    test_spawn_detached(consume_all, &m, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(m.received, MANY);
     ck_assert(m.in_order);   /* producers queued in spawn order and were served so */

@@ -2,7 +2,6 @@
  * watchdog (blocking and spinning tasks), the task dump (on request and on
  * SIGQUIT), the stack-overflow report, loop lag, and "off costs nothing". */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,25 +13,6 @@
 
 #include "runtime/debug.h"
 #include "tests/support.h"
-
-static int thread_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-static void spawn_detached(co_task_fn fn, void *arg, const char *name)
-{
-    co_task *t;
-    struct co_spawn_opts opts = { .name = name };
-    ck_assert_int_eq(task_spawn_opts(&t, fn, arg, &opts), 0);
-    task_detach(t);
-}
 
 static int ticker(void *arg) { (void)arg; for (int i = 0; i < 4; i++) await_sleep_ms(20); return 0; }
 
@@ -58,11 +38,10 @@ static int spinner(void *arg)
 static void run_with_watchdog(void *arg)
 {
     co_task_fn culprit = (co_task_fn)arg;
-    co_loop *loop;
-    loop_new(&loop);
+    co_loop *loop = test_loop_new();
     ck_assert_int_eq(loop_debug_enable(loop, 100), 0);
-    spawn_detached(ticker, NULL, "ticker");
-    spawn_detached(culprit, NULL, "culprit");
+    test_spawn_detached(ticker, NULL, "ticker");
+    test_spawn_detached(culprit, NULL, "culprit");
     loop_run(loop);
     loop_free(loop);
 }
@@ -103,8 +82,7 @@ static void debug_from_environment(void *arg)
 {
     (void)arg;
     setenv("COLOOP_DEBUG", "1", 1);
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
+    co_loop *loop = test_loop_new();
     ck_assert(loop_debug_enabled(loop));
     unsetenv("COLOOP_DEBUG");
     loop_free(loop);   /* prints the stats line in debug mode */
@@ -113,15 +91,14 @@ static void debug_from_environment(void *arg)
 START_TEST(debug_off_starts_no_thread_and_on_starts_one)
 {
     unsetenv("COLOOP_DEBUG");
-    int before = thread_count();
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
+    int before = test_thread_count();
+    co_loop *loop = test_loop_new();
     ck_assert(!loop_debug_enabled(loop));
-    ck_assert_int_eq(thread_count(), before);
+    ck_assert_int_eq(test_thread_count(), before);
     ck_assert_int_eq(loop_debug_enable(loop, 0), 0);
-    ck_assert_int_eq(thread_count(), before + 1);
+    ck_assert_int_eq(test_thread_count(), before + 1);
     loop_debug_disable(loop);
-    ck_assert_int_eq(thread_count(), before);
+    ck_assert_int_eq(test_thread_count(), before);
     loop_free(loop);
     const char *err = capture_stderr(debug_from_environment, NULL);
     ck_assert_ptr_nonnull(strstr(err, "coloop stats: 0 switches"));
@@ -130,7 +107,6 @@ END_TEST
 
 struct dump_scene { int pipe_fds[2]; co_task *sleeper; co_chan *chan; char *text; size_t len; };
 
-static int sleep_long(void *arg) { (void)arg; return await_sleep_ms(5000); }
 static int wait_on_pipe(void *arg)
 {
     int rc = await_fd(*(int *)arg, CO_FD_READ, CO_NO_DEADLINE);
@@ -161,17 +137,16 @@ static int take_dump(void *arg)
 START_TEST(dump_lists_every_task_with_what_it_waits_on)
 {
     int fds = open_fd_count();
-    co_loop *loop;
-    loop_new(&loop);
+    co_loop *loop = test_loop_new();
     struct dump_scene s = { 0 };
     pipe2(s.pipe_fds, O_NONBLOCK | O_CLOEXEC);
     struct co_spawn_opts opts = { .name = "long-sleeper" };
-    task_spawn_opts(&s.sleeper, sleep_long, NULL, &opts);
-    spawn_detached(wait_on_pipe, &s.pipe_fds[0], "pipe-reader");
-    spawn_detached(join_it, &s.sleeper, "joiner");
+    task_spawn_opts(&s.sleeper, test_sleep_task, (void *)5000L, &opts);
+    test_spawn_detached(wait_on_pipe, &s.pipe_fds[0], "pipe-reader");
+    test_spawn_detached(join_it, &s.sleeper, "joiner");
     ck_assert_int_eq(chan_new(&s.chan, sizeof(int), 0), 0);
-    spawn_detached(receive_one, s.chan, "chan-receiver");
-    spawn_detached(take_dump, &s, "dumper");
+    test_spawn_detached(receive_one, s.chan, "chan-receiver");
+    test_spawn_detached(take_dump, &s, "dumper");
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_ptr_nonnull(strstr(s.text, "long-sleeper"));
     ck_assert_ptr_nonnull(strstr(s.text, "sleeping ("));          /* with the time left */
@@ -190,8 +165,6 @@ START_TEST(dump_lists_every_task_with_what_it_waits_on)
 }
 END_TEST
 
-static int sleep_a_while(void *arg) { (void)arg; return await_sleep_ms(100); }
-
 static int raise_sigquit(void *arg)
 {
     (void)arg;
@@ -202,11 +175,10 @@ static int raise_sigquit(void *arg)
 static void sigquit_scene(void *arg)
 {
     (void)arg;
-    co_loop *loop;
-    loop_new(&loop);
+    co_loop *loop = test_loop_new();
     loop_debug_enable(loop, 1000);
-    spawn_detached(raise_sigquit, NULL, "quitter");
-    spawn_detached(sleep_a_while, NULL, "bystander");
+    test_spawn_detached(raise_sigquit, NULL, "quitter");
+    test_spawn_detached(test_sleep_task, (void *)100L, "bystander");
     loop_run(loop);
     loop_free(loop);
 }
@@ -237,7 +209,7 @@ START_TEST(stack_overflow_names_the_task_and_aborts)
         dup2(pipe_fds[1], STDERR_FILENO);
         co_loop *loop;
         loop_new(&loop);
-        spawn_detached(deep, NULL, "deep-recursion");
+        test_spawn_detached(deep, NULL, "deep-recursion");
         loop_run(loop);
         _exit(0);   /* not reached */
     }
@@ -257,15 +229,12 @@ START_TEST(stack_overflow_names_the_task_and_aborts)
 }
 END_TEST
 
-static int sleep_a_little(void *arg) { (void)arg; return await_sleep_ms(2); }
-
 START_TEST(loop_lag_is_measured_for_every_timer)
 {
     int fds = open_fd_count();
-    co_loop *loop;
-    loop_new(&loop);
+    co_loop *loop = test_loop_new();
     for (int i = 0; i < 50; i++)
-        spawn_detached(sleep_a_little, NULL, "nap");
+        test_spawn_detached(test_sleep_task, (void *)2L, "nap");
     loop_run(loop);
     struct loop_stats st;
     loop_get_stats(loop, &st);

@@ -98,13 +98,9 @@ static const struct dns_resolver stub = { stub_getaddrinfo, stub_freeaddrinfo };
 static void run_story(co_task_fn fn, void *arg, bool use_stub)
 {
     int fds = open_fd_count();
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
+    co_loop *loop = test_loop_new();
     dns_set_resolver(use_stub ? &stub : NULL);
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, fn, arg), 0);
-    task_detach(t);
-    ck_assert_int_eq(loop_run(loop), 0);
+    test_run_main(fn, arg);
     dns_set_resolver(NULL);
     loop_free_clean(loop, fds);
 }
@@ -345,11 +341,8 @@ static int quick_job(void *arg)
 static int cap_story(void *arg)
 {
     struct cap_case *c = arg;
-    for (int i = 0; i < 6; i++) {
-        co_task *t;
-        task_spawn(&t, one_wait_lookup, c);
-        task_detach(t);
-    }
+    for (int i = 0; i < 6; i++)
+        test_spawn_detached(one_wait_lookup, c, NULL);
     await_sleep_ms(20);   /* lookups now hold every DNS slot and queue behind them */
     int64_t t0 = co_now_ns();
     int result = 0, dummy = 0;

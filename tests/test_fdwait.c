@@ -12,13 +12,6 @@
 
 struct pipe_pair { int fds[2]; char got[32]; int rc; };
 
-static co_loop *new_loop(void)
-{
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
-    return loop;
-}
-
 /* Read once: try first, wait only after EAGAIN (the edge-triggered rule). */
 static int read_some(int fd, char *buf, size_t len, int64_t deadline)
 {
@@ -50,21 +43,14 @@ static int writer(void *arg)
     return 0;
 }
 
-static void spawn_detached(co_task_fn fn, void *arg)
-{
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, fn, arg), 0);
-    task_detach(t);
-}
-
 START_TEST(reader_wakes_when_the_writer_writes)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct pipe_pair p = { 0 };
     ck_assert_int_eq(pipe2(p.fds, O_NONBLOCK | O_CLOEXEC), 0);
-    spawn_detached(reader, &p);
-    spawn_detached(writer, &p);
+    test_spawn_detached(reader, &p, NULL);
+    test_spawn_detached(writer, &p, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(p.rc, 5);
     ck_assert_str_eq(p.got, "hello");
@@ -110,17 +96,17 @@ static int bulk_receive(void *arg)
 START_TEST(large_transfer_with_partial_writes)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct bulk b = { 0 };
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, b.sv), 0);
+    test_socketpair(b.sv);
     int small = 4096;
     setsockopt(b.sv[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
     b.out = malloc(BULK);
     b.in = malloc(BULK + 1);
     for (size_t i = 0; i < BULK; i++)
         b.out[i] = (unsigned char)(i * 7 + (i >> 12));
-    spawn_detached(bulk_send, &b);
-    spawn_detached(bulk_receive, &b);
+    test_spawn_detached(bulk_send, &b, NULL);
+    test_spawn_detached(bulk_receive, &b, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_uint_eq(b.received, BULK);
     ck_assert_int_eq(memcmp(b.in, b.out, BULK), 0);
@@ -143,10 +129,10 @@ static int read_with_deadline(void *arg)
 START_TEST(deadline_on_a_silent_pipe_times_out)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct pipe_pair p = { 0 };
     pipe2(p.fds, O_NONBLOCK | O_CLOEXEC);
-    spawn_detached(read_with_deadline, &p);
+    test_spawn_detached(read_with_deadline, &p, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(p.rc, -ETIMEDOUT);
     struct loop_stats st;
@@ -185,10 +171,10 @@ static int misuse_story(void *arg)
 START_TEST(second_waiter_busy_regular_file_eperm_close_wakes_ebadf)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct misuse m = { 0 };
     pipe2(m.fds, O_NONBLOCK | O_CLOEXEC);
-    spawn_detached(misuse_story, &m);
+    test_spawn_detached(misuse_story, &m, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(m.second_rc, -EBUSY);
     ck_assert_int_eq(m.file_rc, -EPERM);
@@ -210,10 +196,10 @@ static int cancel_the_reader(void *arg)
 START_TEST(cancel_while_waiting_on_an_fd)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct misuse m = { 0 };
     pipe2(m.fds, O_NONBLOCK | O_CLOEXEC);
-    spawn_detached(cancel_the_reader, &m);
+    test_spawn_detached(cancel_the_reader, &m, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(m.first_rc, -ECANCELED);
     loop_close_fd(m.fds[0]);

@@ -7,32 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "tests/support.h"
-
-static co_loop *new_loop(void)
-{
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
-    return loop;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void run_main(co_task_fn fn, void *arg)
-{
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, fn, arg), 0);
-    task_detach(t);
-    ck_assert_int_eq(loop_run(loop_current()), 0);
-}
 
 /* Sleeps ms, then returns `value`; -ECANCELED if cancelled first. */
 struct sleeper { int ms; int value; int rc; };
@@ -79,8 +56,8 @@ static int gather_all(void *arg)
 START_TEST(await_all_returns_every_result_and_error_and_cancels_nothing)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
-    run_main(gather_all, NULL);
+    co_loop *loop = test_loop_new();
+    test_run_main(gather_all, NULL);
     loop_free_clean(loop, fds);
 }
 END_TEST
@@ -102,10 +79,10 @@ static int any_of_three(void *arg)
     ck_assert_int_eq(results[2], 22);
 
     spawn_sleepers(t, s, 3);
-    int64_t start = wall_ms();
+    int64_t start = test_now_ms();
     ck_assert_int_eq(await_any(t, 3, ANY_CANCEL_REST, &winner, &result, CO_NO_DEADLINE), 0);
     ck_assert_uint_eq(winner, 1);
-    ck_assert_int_lt(wall_ms() - start, 20 + 500);
+    ck_assert_int_lt(test_now_ms() - start, 20 + 500);
     for (int i = 0; i < 3; i++)
         ck_assert_ptr_null(t[i]);          /* every handle consumed */
     ck_assert_int_eq(s[0].rc, -ECANCELED);
@@ -128,8 +105,8 @@ static int any_of_three(void *arg)
 START_TEST(await_any_returns_the_first_and_keeps_or_cancels_the_rest)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
-    run_main(any_of_three, NULL);
+    co_loop *loop = test_loop_new();
+    test_run_main(any_of_three, NULL);
     loop_free_clean(loop, fds);
 }
 END_TEST
@@ -149,10 +126,6 @@ struct blockers {
     int next;
 };
 
-static int long_sleep(void *arg) { (void)arg; return await_sleep_ms(60000); }
-
-static int pool_sleep(void *arg) { usleep((useconds_t)*(int *)arg * 1000); return 0; }
-
 static int block_one_way(struct blockers *b, int kind)
 {
     int v = 0, ms = 600;
@@ -168,9 +141,9 @@ static int block_one_way(struct blockers *b, int kind)
     case W_MUTEX:     return mutex_await_lock(&b->mutex, CO_NO_DEADLINE);
     case W_EVENT:     return event_await(&b->event, CO_NO_DEADLINE);
     case W_WAITGROUP: return waitgroup_await(&b->wg, CO_NO_DEADLINE);
-    case W_POOL:      return await_thread(pool_sleep, &ms, sizeof ms, NULL, CO_NO_DEADLINE);
+    case W_POOL:      return await_thread(test_sleep_job, &ms, sizeof ms, NULL, CO_NO_DEADLINE);
     case W_JOIN: {
-        task_spawn(&sub[0], long_sleep, NULL);
+        task_spawn(&sub[0], test_sleep_task, (void *)60000L);
         int rc = await_task(sub[0], NULL, CO_NO_DEADLINE);
         task_cancel(sub[0]);   /* our own child: stop it and hand it to the loop */
         task_detach(sub[0]);
@@ -178,13 +151,13 @@ static int block_one_way(struct blockers *b, int kind)
     }
     case W_GROUP:
         group_new(&inner);
-        group_spawn(inner, long_sleep, NULL);
+        group_spawn(inner, test_sleep_task, (void *)60000L);
         v = group_await(inner, CO_NO_DEADLINE);   /* cancels and waits for its child */
         group_free(inner);
         return v;
     case W_ANY:
-        task_spawn(&sub[0], long_sleep, NULL);
-        task_spawn(&sub[1], long_sleep, NULL);
+        task_spawn(&sub[0], test_sleep_task, (void *)60000L);
+        task_spawn(&sub[1], test_sleep_task, (void *)60000L);
         return await_any(sub, 2, ANY_CANCEL_REST, &winner, NULL, CO_NO_DEADLINE);
     }
     return 0;
@@ -214,9 +187,9 @@ static int group_with_every_await(void *arg)
     for (int i = 0; i < W_KINDS; i++)
         ck_assert_int_eq(group_spawn(g, blocked_child, b), 0);
     ck_assert_int_eq(group_spawn(g, fail_after_20ms, NULL), 0);
-    int64_t start = wall_ms();
+    int64_t start = test_now_ms();
     ck_assert_int_eq(group_await(g, CO_NO_DEADLINE), -ECONNREFUSED);
-    ck_assert_int_lt(wall_ms() - start, 400);   /* the 600 ms pool job did not hold it up */
+    ck_assert_int_lt(test_now_ms() - start, 400);   /* the 600 ms pool job did not hold it up */
     ck_assert_uint_eq(group_running(g), 0);
     mutex_unlock(&b->mutex);
     group_free(g);
@@ -226,7 +199,7 @@ static int group_with_every_await(void *arg)
 START_TEST(the_first_error_cancels_siblings_blocked_in_every_kind_of_await)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct blockers b = { 0 };
     ck_assert_int_eq(pipe(b.pipe_fds), 0);
     ck_assert_int_eq(chan_new(&b.empty, sizeof(int), 4), 0);
@@ -236,7 +209,7 @@ START_TEST(the_first_error_cancels_siblings_blocked_in_every_kind_of_await)
     event_init(&b.event);
     waitgroup_init(&b.wg);
     waitgroup_add(&b.wg, 1);
-    run_main(group_with_every_await, &b);
+    test_run_main(group_with_every_await, &b);
     for (int i = 0; i < W_KINDS; i++)
         ck_assert_msg(b.rc[i] == -ECANCELED, "blocker %d returned %d", i, b.rc[i]);
     chan_free(b.empty);
@@ -265,9 +238,9 @@ static int deadline_on_group(void *arg)
 START_TEST(a_group_deadline_cancels_the_children_and_waits_for_them)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct sleeper s[3] = { { 5, 0, 1 }, { 10000, 0, 1 }, { 10000, 0, 1 } };
-    run_main(deadline_on_group, s);
+    test_run_main(deadline_on_group, s);
     loop_free_clean(loop, fds);
 }
 END_TEST
@@ -298,13 +271,10 @@ static int cancel_parent_soon(void *arg)
 START_TEST(a_cancelled_parent_cancels_its_group_and_still_waits)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct parent_story p = { .s = { { 10000, 0, 1 }, { 10000, 0, 1 } } };
-    ck_assert_int_eq(task_spawn(&p.parent, parent_awaits_group, &p), 0);
-    task_detach(p.parent);
-    co_task *t;
-    task_spawn(&t, cancel_parent_soon, &p);
-    task_detach(t);
+    p.parent = test_spawn_detached(parent_awaits_group, &p, NULL);
+    test_spawn_detached(cancel_parent_soon, &p, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(p.rc, -ECANCELED);
     ck_assert_int_eq(p.s[0].rc, -ECANCELED);
@@ -347,9 +317,9 @@ static int family_story(void *arg)
 START_TEST(children_may_spawn_siblings_and_a_group_is_reusable)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct family f = { 0 };
-    run_main(family_story, &f);
+    test_run_main(family_story, &f);
     loop_free_clean(loop, fds);
 }
 END_TEST
@@ -359,7 +329,7 @@ static int free_group_too_early(void *arg)
     (void)arg;
     co_group *g;
     group_new(&g);
-    group_spawn(g, long_sleep, NULL);
+    group_spawn(g, test_sleep_task, (void *)60000L);
     group_free(g);   /* bug: group_await skipped */
     return 0;
 }
@@ -367,8 +337,8 @@ static int free_group_too_early(void *arg)
 static void run_free_too_early(void *arg)
 {
     (void)arg;
-    co_loop *loop = new_loop();
-    run_main(free_group_too_early, NULL);
+    co_loop *loop = test_loop_new();
+    test_run_main(free_group_too_early, NULL);
     loop_free(loop);
 }
 

@@ -5,54 +5,14 @@
  * timed-out queued job never runs, kind limits hold, several loops share a
  * pool, and no thread or descriptor is left behind. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <pthread.h>
 #include <unistd.h>
 
 #include "tests/support.h"
-
-static co_loop *new_loop(void)
-{
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
-    return loop;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t loop_ms(void)   /* the loop's cached clock: deadlines count from it */
-{
-    return co_now_ns() / 1000000;
-}
-
-static int thread_count(void)
-{
-    DIR *d = opendir("/proc/self/task");
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)))
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
-static co_task *spawn_detached(co_task_fn fn, void *arg)
-{
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, fn, arg), 0);
-    task_detach(t);
-    return t;
-}
 
 /* Jobs: plain functions on a worker thread. */
 struct doubling { int in, out; const void *seen; };
@@ -65,17 +25,11 @@ static int double_it(void *arg)
     return 7;
 }
 
-static int sleep_ms_job(void *arg)
-{
-    usleep((useconds_t)(*(int *)arg) * 1000);
-    return *(int *)arg;
-}
-
 static int spin_300ms(void *arg)
 {
     (void)arg;
-    int64_t end = wall_ms() + 300;
-    while (wall_ms() < end)
+    int64_t end = test_now_ms() + 300;
+    while (test_now_ms() < end)
         ;
     return 300;
 }
@@ -100,8 +54,8 @@ static int run_one_job(void *arg)
 START_TEST(await_thread_returns_the_result_and_copies_the_arg_back)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
-    spawn_detached(run_one_job, NULL);
+    co_loop *loop = test_loop_new();
+    test_spawn_detached(run_one_job, NULL, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     loop_free_clean(loop, fds);
     ck_assert_int_eq(pool_shutdown_default(), 0);
@@ -111,11 +65,11 @@ END_TEST
 static int cpu_job_task(void *arg)
 {
     (void)arg;
-    int64_t start = wall_ms();
+    int64_t start = test_now_ms();
     int result = 0;
     ck_assert_int_eq(await_thread(spin_300ms, NULL, 0, &result, CO_NO_DEADLINE), 0);
     ck_assert_int_eq(result, 300);
-    ck_assert_int_ge(wall_ms() - start, 290);
+    ck_assert_int_ge(test_now_ms() - start, 290);
     return 0;
 }
 
@@ -123,19 +77,19 @@ static int timer_task(void *arg)
 {
     int *late_ms = arg;
     await_sleep_ms(20);   /* the job is running by now */
-    int64_t start = loop_ms();
+    int64_t start = test_loop_now_ms();
     ck_assert_int_eq(await_sleep_ms(100), 0);
-    *late_ms = (int)(wall_ms() - start - 100);
+    *late_ms = (int)(test_now_ms() - start - 100);
     return 0;
 }
 
 START_TEST(a_cpu_bound_job_does_not_block_the_loop)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     int late_ms = -1;
-    spawn_detached(cpu_job_task, NULL);
-    spawn_detached(timer_task, &late_ms);
+    test_spawn_detached(cpu_job_task, NULL, NULL);
+    test_spawn_detached(timer_task, &late_ms, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_ge(late_ms, 0);
     ck_assert_int_lt(late_ms, 50);   /* fires within 50 ms while a 300 ms job runs */
@@ -147,7 +101,7 @@ static int only_waits_on_a_job(void *arg)
 {
     (void)arg;
     int ms = 50, result = 0;
-    ck_assert_int_eq(await_thread(sleep_ms_job, &ms, sizeof ms, &result, CO_NO_DEADLINE), 0);
+    ck_assert_int_eq(await_thread(test_sleep_job, &ms, sizeof ms, &result, CO_NO_DEADLINE), 0);
     ck_assert_int_eq(result, 50);
     return 0;
 }
@@ -155,8 +109,8 @@ static int only_waits_on_a_job(void *arg)
 START_TEST(a_task_waiting_only_on_a_job_is_not_a_deadlock)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
-    spawn_detached(only_waits_on_a_job, NULL);
+    co_loop *loop = test_loop_new();
+    test_spawn_detached(only_waits_on_a_job, NULL, NULL);
     ck_assert_int_eq(loop_run(loop), 0);   /* no timer, no fd, no ready task: still waits */
     loop_free_clean(loop, fds);
 }
@@ -220,10 +174,10 @@ static int cancel_victim(void *arg)
     for (int i = 0; i < 2500 && !atomic_load(&job_arg_seen); i++)
         await_sleep_ms(2);                          /* until the job runs, blocked on the gate */
     ck_assert_int_eq(pool_free(v->pool), -EBUSY);   /* a task still waits on it */
-    int64_t start = wall_ms();
+    int64_t start = test_now_ms();
     task_cancel(t);
     ck_assert_int_eq(await_task(t, NULL, CO_NO_DEADLINE), 0);
-    ck_assert_int_lt(wall_ms() - start, 100);       /* resumed at once, job still running */
+    ck_assert_int_lt(test_now_ms() - start, 100);   /* resumed at once, job still running */
     ck_assert_int_eq(v->rc, -ECANCELED);
     ck_assert_int_eq(atomic_load(&releases), 0);
     co_task *reuser;                                /* gets the victim's stack from the cache */
@@ -234,14 +188,14 @@ static int cancel_victim(void *arg)
 START_TEST(a_cancelled_waiter_leaves_at_once_and_its_job_ends_safely_later)
 {
     int fds = open_fd_count();
-    int threads = thread_count();
-    co_loop *loop = new_loop();
+    int threads = test_thread_count();
+    co_loop *loop = test_loop_new();
     struct victim_info v = { 0 };
     atomic_store(&gate, 0);   /* statics: tests may share a process (CK_FORK=no) */
     atomic_store(&job_arg_seen, NULL);
     atomic_store(&releases, 0);
     ck_assert_int_eq(pool_new(&v.pool, 2), 0);
-    spawn_detached(cancel_victim, &v);
+    test_spawn_detached(cancel_victim, &v, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(atomic_load(&releases), 1);           /* exactly once */
     ck_assert_int_eq(atomic_load(&release_saw_phase), 2);  /* after run() ended */
@@ -250,7 +204,7 @@ START_TEST(a_cancelled_waiter_leaves_at_once_and_its_job_ends_safely_later)
     pool_get_stats(v.pool, &st);
     ck_assert_uint_eq(st.abandoned, 1);
     ck_assert_int_eq(pool_free(v.pool), 0);
-    ck_assert_int_eq(thread_count(), threads);             /* workers joined */
+    ck_assert_int_eq(test_thread_count(), threads);        /* workers joined */
     loop_free_clean(loop, fds);
 }
 END_TEST
@@ -260,7 +214,7 @@ static atomic_int runs;
 static int count_run(void *arg)
 {
     atomic_fetch_add(&runs, 1);
-    return sleep_ms_job(arg);
+    return test_sleep_job(arg);
 }
 
 static void count_release(void *arg)
@@ -286,9 +240,9 @@ static int second_job_times_out(void *arg)
     int ms = 1;
     struct pool_job job = { .run = count_run, .arg = &ms, .arg_size = sizeof ms,
                             .release = count_release };
-    int64_t start = wall_ms();
+    int64_t start = test_now_ms();
     q->rc[1] = pool_await_job(q->pool, &job, NULL, co_deadline_in_ms(10));
-    ck_assert_int_lt(wall_ms() - start, 80);
+    ck_assert_int_lt(test_now_ms() - start, 80);
     ck_assert_int_eq(atomic_load(&releases), 1);   /* dropped unrun: released at once */
     return 0;
 }
@@ -296,13 +250,13 @@ static int second_job_times_out(void *arg)
 START_TEST(a_queued_job_whose_waiter_timed_out_never_runs)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct queued q = { 0 };
     atomic_store(&runs, 0);
     atomic_store(&releases, 0);
     ck_assert_int_eq(pool_new(&q.pool, 1), 0);
-    spawn_detached(first_job, &q);
-    spawn_detached(second_job_times_out, &q);
+    test_spawn_detached(first_job, &q, NULL);
+    test_spawn_detached(second_job_times_out, &q, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(q.rc[0], 0);
     ck_assert_int_eq(q.result, 100);
@@ -336,31 +290,31 @@ static int lookup_task(void *arg)
 static int other_kind_task(void *arg)
 {
     int ms = 5;
-    struct pool_job job = { .run = sleep_ms_job, .arg = &ms, .arg_size = sizeof ms };
+    struct pool_job job = { .run = test_sleep_job, .arg = &ms, .arg_size = sizeof ms };
     await_sleep_ms(5);   /* the lookups are queued first */
-    int64_t start = wall_ms();
+    int64_t start = test_now_ms();
     ck_assert_int_eq(pool_await_job(arg, &job, NULL, CO_NO_DEADLINE), 0);
-    ck_assert_int_lt(wall_ms() - start, 80);   /* not stuck behind the capped kind */
+    ck_assert_int_lt(test_now_ms() - start, 80);   /* not stuck behind the capped kind */
     return 0;
 }
 
 START_TEST(a_kind_limit_caps_concurrent_jobs_of_that_kind)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     co_pool *pool;
     atomic_store(&dns_now, 0);
     atomic_store(&dns_max, 0);
     ck_assert_int_eq(pool_new(&pool, 4), 0);
     ck_assert_int_eq(pool_set_kind_limit(pool, "dns", 2), 0);
     ck_assert_int_eq(pool_set_kind_limit(pool, "dns", 0), -EINVAL);
-    int64_t start = wall_ms();
+    int64_t start = test_now_ms();
     for (int i = 0; i < 6; i++)
-        spawn_detached(lookup_task, pool);
-    spawn_detached(other_kind_task, pool);
+        test_spawn_detached(lookup_task, pool, NULL);
+    test_spawn_detached(other_kind_task, pool, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(atomic_load(&dns_max), 2);
-    ck_assert_int_ge(wall_ms() - start, 145);   /* 6 lookups, 2 at a time, 50 ms each */
+    ck_assert_int_ge(test_now_ms() - start, 145);   /* 6 lookups, 2 at a time, 50 ms each */
     ck_assert_int_eq(pool_free(pool), 0);
     loop_free_clean(loop, fds);
 }

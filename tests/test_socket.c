@@ -15,20 +15,6 @@
 #include "net/socket.h"
 #include "tests/support.h"
 
-static co_loop *new_loop(void)
-{
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
-    return loop;
-}
-
-static void spawn_detached(co_task_fn fn, void *arg)
-{
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, fn, arg), 0);
-    task_detach(t);
-}
-
 /* ---- echo ---- */
 
 struct echo {
@@ -92,13 +78,13 @@ static int echo_client(void *arg)
 static void run_echo(const char *ip)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct echo e = { .ip = ip };
     ck_assert_int_eq(sock_listen(ip, 0, NULL, &e.lfd), 0);
     e.port = sock_local_port(e.lfd);
     ck_assert_int_gt(e.port, 0);
-    spawn_detached(echo_server_once, &e);
-    spawn_detached(echo_client, &e);
+    test_spawn_detached(echo_server_once, &e, NULL);
+    test_spawn_detached(echo_client, &e, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_str_eq(e.got, "hello, echo");
     ck_assert_int_eq(e.eof_rc, 0);
@@ -224,7 +210,7 @@ static int bulk_client(void *arg)
 START_TEST(large_transfer_both_ways_through_small_buffers)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct bulk b = { 0 };
     struct sock_listen_opts lo = { .sndbuf = 4096, .rcvbuf = 4096 };
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, &lo, &b.lfd), 0);
@@ -233,8 +219,8 @@ START_TEST(large_transfer_both_ways_through_small_buffers)
     b.in = malloc(BULK + 1);
     for (size_t i = 0; i < BULK; i++)
         b.out[i] = (unsigned char)(i * 31 + (i >> 13));
-    spawn_detached(bulk_server, &b);
-    spawn_detached(bulk_client, &b);
+    test_spawn_detached(bulk_server, &b, NULL);
+    test_spawn_detached(bulk_client, &b, NULL);
     struct loop_stats st;
     ck_assert_int_eq(loop_run(loop), 0);
     loop_get_stats(loop, &st);
@@ -291,12 +277,12 @@ static int write_forever(void *arg)
 START_TEST(peer_resets_mid_transfer)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct dying d = { 0 };
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &d.lfd), 0);
     d.port = sock_local_port(d.lfd);
-    spawn_detached(reset_after_some, &d);
-    spawn_detached(write_forever, &d);
+    test_spawn_detached(reset_after_some, &d, NULL);
+    test_spawn_detached(write_forever, &d, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_msg(d.write_rc == -ECONNRESET || d.write_rc == -EPIPE, "write rc %d", d.write_rc);
     sock_close(d.lfd);
@@ -331,12 +317,12 @@ static int read_until_eof(void *arg)
 START_TEST(peer_closes_mid_read_gives_data_then_eof)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct dying d = { 0 };
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &d.lfd), 0);
     d.port = sock_local_port(d.lfd);
-    spawn_detached(send_some_then_close, &d);
-    spawn_detached(read_until_eof, &d);
+    test_spawn_detached(send_some_then_close, &d, NULL);
+    test_spawn_detached(read_until_eof, &d, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(d.first_read, 10);
     ck_assert_int_eq(d.second_read, 0);
@@ -358,12 +344,12 @@ static int reset_at_once(void *arg)
 START_TEST(peer_resets_while_we_read)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct dying d = { 0 };
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &d.lfd), 0);
     d.port = sock_local_port(d.lfd);
-    spawn_detached(reset_at_once, &d);
-    spawn_detached(read_until_eof, &d);
+    test_spawn_detached(reset_at_once, &d, NULL);
+    test_spawn_detached(read_until_eof, &d, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(d.first_read, -ECONNRESET);
     sock_close(d.lfd);
@@ -395,14 +381,14 @@ static int try_connect(void *arg)
 START_TEST(connection_refused_at_once)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct sock_stats before, after;
     sock_get_stats(&before);
     int lfd;
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &lfd), 0);
     struct conn_try c = { .port = sock_local_port(lfd), .deadline_ms = 5000 };
     sock_close(lfd);   /* nobody listens there now */
-    spawn_detached(try_connect, &c);
+    test_spawn_detached(try_connect, &c, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(c.rc, -ECONNREFUSED);
     ck_assert_int_eq(c.fd, -1);
@@ -474,11 +460,11 @@ static int cancel_story(void *arg)
 static void run_full_backlog(struct full_backlog *f, co_task_fn story)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &f->lfd), 0);
     listen(f->lfd, 0);   /* sock_listen takes 0 as "default": set the real 0 here */
     f->port = sock_local_port(f->lfd);
-    spawn_detached(story, f);
+    test_spawn_detached(story, f, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     sock_close(f->lfd);
     loop_free_clean(loop, fds);   /* the abandoned socket was closed too */
@@ -515,11 +501,11 @@ static int accept_with_deadline(void *arg)
 START_TEST(accept_deadline_times_out)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     int lfd;
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &lfd), 0);
     struct conn_try c = { .port = lfd };   /* port field carries the listener here */
-    spawn_detached(accept_with_deadline, &c);
+    test_spawn_detached(accept_with_deadline, &c, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(c.rc, -ETIMEDOUT);
     ck_assert_int_ge(c.elapsed_ns, 45 * 1000000LL);

@@ -13,25 +13,6 @@
 #include "tests/support.h"
 #include "tests/tls_certs.h"
 
-static co_loop *new_loop(void)
-{
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
-    return loop;
-}
-
-static void spawn_detached(co_task_fn fn, void *arg)
-{
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, fn, arg), 0);
-    task_detach(t);
-}
-
-static void nonblocking_pair(int sv[2])
-{
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-}
-
 /* ---- the buffered reader over a socketpair ---- */
 
 static const char message[] = "GET / HTTP/1.1\r\nHost: example\r\n\r\nBODY";
@@ -82,12 +63,12 @@ static int split_reader(void *arg)
 START_TEST(lines_split_at_every_position)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     for (size_t at = 0; at < sizeof message; at++) {
         struct split s = { .at = at, .close_after = true };
-        nonblocking_pair(s.sv);
-        spawn_detached(split_writer, &s);
-        spawn_detached(split_reader, &s);
+        test_socketpair(s.sv);
+        test_spawn_detached(split_writer, &s, NULL);
+        test_spawn_detached(split_reader, &s, NULL);
         ck_assert_int_eq(loop_run(loop), 0);
         ck_assert_str_eq(s.lines[0], "GET / HTTP/1.1\r\n");
         ck_assert_str_eq(s.lines[1], "Host: example\r\n");
@@ -128,12 +109,12 @@ static int script_writer(void *arg)
 static void run_script(struct script *s, co_task_fn reader, size_t buffer)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
-    nonblocking_pair(s->sv);
+    co_loop *loop = test_loop_new();
+    test_socketpair(s->sv);
     struct stream_opts o = { .read_buffer = buffer };
     ck_assert_int_eq(stream_new(s->sv[0], NULL, NULL, &o, &s->st), 0);
-    spawn_detached(script_writer, s);
-    spawn_detached(reader, s);
+    test_spawn_detached(script_writer, s, NULL);
+    test_spawn_detached(reader, s, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     stream_close(s->st);
     sock_close(s->sv[1]);
@@ -358,7 +339,7 @@ static void run_bulk(struct tls_bulk *b, bool tls, bool expect_ok,
                      const struct test_cert *(*pick)(struct test_pki *))
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     ck_assert_int_eq(test_pki_make(&b->pki), 0);
     b->cert = pick ? pick(&b->pki) : &b->pki.good;
     if (!b->host)
@@ -378,8 +359,8 @@ static void run_bulk(struct tls_bulk *b, bool tls, bool expect_ok,
         for (size_t i = 0; i < TLS_BULK; i++)
             b->out[i] = (unsigned char)(i * 13 + (i >> 11));
     }
-    spawn_detached(bulk_echo_server, b);
-    spawn_detached(bulk_client, b);
+    test_spawn_detached(bulk_echo_server, b, NULL);
+    test_spawn_detached(bulk_client, b, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     sock_close(b->lfd);
     tls_ctx_free(b->sctx);

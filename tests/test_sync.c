@@ -7,36 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "tests/support.h"
-
-static co_loop *new_loop(void)
-{
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
-    return loop;
-}
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t loop_ms(void)   /* the loop's cached clock: deadlines count from it */
-{
-    return co_now_ns() / 1000000;
-}
-
-static co_task *spawn_detached(co_task_fn fn, void *arg)
-{
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, fn, arg), 0);
-    task_detach(t);
-    return t;
-}
 
 struct cap { struct co_sem sem; int in_flight, max_in_flight, done; };
 
@@ -56,11 +28,11 @@ static int capped_job(void *arg)
 START_TEST(semaphore_caps_concurrency)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct cap c = { 0 };
     sema_init(&c.sem, 3);
     for (int i = 0; i < 20; i++)
-        spawn_detached(capped_job, &c);
+        test_spawn_detached(capped_job, &c, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(c.max_in_flight, 3);
     ck_assert_int_eq(c.done, 20);
@@ -105,12 +77,12 @@ static int release_five_times(void *arg)
 START_TEST(semaphore_waiters_are_served_fifo)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct line l = { 0 };
     sema_init(&l.sem, 0);
     for (int i = 0; i < 5; i++)
-        spawn_detached(acquire_and_note, &l);
-    spawn_detached(release_five_times, &l);
+        test_spawn_detached(acquire_and_note, &l, NULL);
+    test_spawn_detached(release_five_times, &l, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_str_eq(l.order, "abcde");
     sema_fini(&l.sem);
@@ -161,16 +133,16 @@ static int release_in_a_race(void *arg)
 
 static void run_race(enum race how, const char *want_order, int want_a)
 {
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct line l = { 0 };
     struct race_story r = { &l, how };
     sema_init(&l.sem, 0);
-    if (how == TIMEOUT_SAME_TURN)
-        spawn_detached(release_in_a_race, &r);   /* its timer is armed before a's deadline */
-    l.task[0] = spawn_detached(acquire_release_then_try_again, &l);
-    l.task[1] = spawn_detached(acquire_release_then_try_again, &l);
+    if (how == TIMEOUT_SAME_TURN)   /* the releaser's timer is armed before a's deadline */
+        test_spawn_detached(release_in_a_race, &r, NULL);
+    l.task[0] = test_spawn_detached(acquire_release_then_try_again, &l, NULL);
+    l.task[1] = test_spawn_detached(acquire_release_then_try_again, &l, NULL);
     if (how != TIMEOUT_SAME_TURN)
-        spawn_detached(release_in_a_race, &r);
+        test_spawn_detached(release_in_a_race, &r, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_str_eq(l.order, want_order);
     ck_assert_int_eq(l.rc[0], want_a);
@@ -221,12 +193,12 @@ static int misuse_mutex(void *arg)
 START_TEST(mutex_excludes_and_refuses_misuse)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct counter c = { .rounds = 50 };
     mutex_init(&c.m);
-    spawn_detached(misuse_mutex, &c);
+    test_spawn_detached(misuse_mutex, &c, NULL);
     for (int i = 0; i < 3; i++)
-        spawn_detached(increment_slowly, &c);
+        test_spawn_detached(increment_slowly, &c, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(c.value, 150);
     mutex_fini(&c.m);
@@ -259,12 +231,12 @@ static int cancel_b_soon(void *arg)
 START_TEST(mutex_waiters_cancelled_or_timed_out_leave_the_lock_to_the_next)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct line l = { 0 };
     mutex_init(&l.mutex);
     for (int i = 0; i < 4; i++)   /* a holds it 20 ms; b is cancelled; c times out; d gets it */
-        l.task[i] = spawn_detached(lock_and_note, &l);
-    spawn_detached(cancel_b_soon, &l);
+        l.task[i] = test_spawn_detached(lock_and_note, &l, NULL);
+    test_spawn_detached(cancel_b_soon, &l, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_str_eq(l.order, "ad");
     ck_assert_int_eq(l.rc[1], -ECANCELED);
@@ -300,12 +272,12 @@ static int set_clear_then_wait(void *arg)
 START_TEST(event_set_wakes_every_waiter)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct flag f = { 0 };
     event_init(&f.ev);
     for (int i = 0; i < 3; i++)
-        spawn_detached(wait_for_flag, &f);
-    spawn_detached(set_clear_then_wait, &f);
+        test_spawn_detached(wait_for_flag, &f, NULL);
+    test_spawn_detached(set_clear_then_wait, &f, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(f.woke, 3);
     ck_assert_int_eq(f.late_rc, -ETIMEDOUT);
@@ -327,10 +299,10 @@ static int work_then_done(void *arg)
 static int wait_for_crew(void *arg)
 {
     struct crew *c = arg;
-    int64_t start = loop_ms();   /* the workers' sleeps count from it */
+    int64_t start = test_loop_now_ms();   /* the workers' sleeps count from it */
     ck_assert_int_eq(waitgroup_await(&c->wg, co_deadline_in_ms(5)), -ETIMEDOUT);
     ck_assert_int_eq(waitgroup_await(&c->wg, CO_NO_DEADLINE), 0);
-    ck_assert_int_ge(wall_ms() - start, 29);
+    ck_assert_int_ge(test_now_ms() - start, 29);
     ck_assert_int_eq(waitgroup_await(&c->wg, CO_NO_DEADLINE), 0);   /* 0: at once */
     return 0;
 }
@@ -338,14 +310,14 @@ static int wait_for_crew(void *arg)
 START_TEST(wait_group_waits_for_every_job)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct crew c = { .sleep_ms = { 10, 30, 20 } };
     waitgroup_init(&c.wg);
     ck_assert_int_eq(waitgroup_add(&c.wg, 3), 0);
     ck_assert_int_eq(waitgroup_add(&c.wg, -4), -EINVAL);
     for (int i = 0; i < 3; i++)
-        spawn_detached(work_then_done, &c);
-    spawn_detached(wait_for_crew, &c);
+        test_spawn_detached(work_then_done, &c, NULL);
+    test_spawn_detached(wait_for_crew, &c, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     waitgroup_fini(&c.wg);
     loop_free_clean(loop, fds);
@@ -379,11 +351,11 @@ static int dump_then_fini(void *arg)
 START_TEST(a_task_dump_names_the_primitive_and_fini_wakes_waiters)
 {
     int fds = open_fd_count();
-    co_loop *loop = new_loop();
+    co_loop *loop = test_loop_new();
     struct blocked b = { .rc = 1 };
     sema_init(&b.sem, 0);
-    spawn_detached(block_on_sem, &b);
-    spawn_detached(dump_then_fini, &b);
+    test_spawn_detached(block_on_sem, &b, NULL);
+    test_spawn_detached(dump_then_fini, &b, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     ck_assert_int_eq(b.rc, -CO_ECLOSED);
     loop_free_clean(loop, fds);

@@ -184,8 +184,7 @@ static int canceller(void *arg)
 static void run_case(struct tls_case *c)
 {
     int fds = open_fd_count();
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
+    co_loop *loop = test_loop_new();
     struct net_detail why;
     struct tls_server_opts sopts = { .cert_pem = c->cert->cert_pem, .key_pem = c->cert->key_pem };
     char cert_path[64], key_path[64];
@@ -204,15 +203,12 @@ static void run_case(struct tls_case *c)
     ck_assert_ptr_nonnull(c->cctx);
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &c->lfd), 0);
     c->port = sock_local_port(c->lfd);
-    co_task *t;
-    ck_assert_int_eq(task_spawn(&t, server_task, c), 0);
-    task_detach(t);
+    test_spawn_detached(server_task, c, NULL);
     ck_assert_int_eq(task_spawn(&c->client, client_task, c), 0);
     if (c->cancel_after_ms > 0)
-        ck_assert_int_eq(task_spawn(&t, canceller, c), 0);
+        test_spawn_detached(canceller, c, NULL);   /* it joins the client */
     else
-        t = c->client;
-    task_detach(t);
+        task_detach(c->client);
     ck_assert_int_eq(loop_run(loop), 0);
     sock_close(c->lfd);
     tls_ctx_free(c->sctx);
@@ -485,8 +481,7 @@ static int dead_peer_client(void *arg)
 START_TEST(write_to_dead_peer_is_an_error_not_sigpipe)
 {
     int fds = open_fd_count();
-    co_loop *loop;
-    ck_assert_int_eq(loop_new(&loop), 0);
+    co_loop *loop = test_loop_new();
     struct sigaction dfl = { .sa_handler = SIG_DFL }, saved;
     sigaction(SIGPIPE, &dfl, &saved);   /* undo loop_new's SIG_IGN: the BIO must not need it */
     struct test_pki pki;
@@ -498,11 +493,8 @@ START_TEST(write_to_dead_peer_is_an_error_not_sigpipe)
     ck_assert_int_eq(tls_ctx_new_client(&co, &d.cctx, NULL), 0);
     ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &d.lfd), 0);
     d.port = sock_local_port(d.lfd);
-    co_task *t;
-    task_spawn(&t, dead_peer_server, &d);
-    task_detach(t);
-    task_spawn(&t, dead_peer_client, &d);
-    task_detach(t);
+    test_spawn_detached(dead_peer_server, &d, NULL);
+    test_spawn_detached(dead_peer_client, &d, NULL);
     ck_assert_int_eq(loop_run(loop), 0);
     sigaction(SIGPIPE, &saved, NULL);   /* for the next tests when Check does not fork */
     ck_assert_msg(d.write_rc == -ECONNRESET || d.write_rc == -EPIPE, "write rc %d (%s)", d.write_rc,
