@@ -7,6 +7,7 @@
  *   sequential  awaiting one at a time vs starting all, then joining (C10)
  *   errors      await_all vs a task group vs what asyncio.gather really does (C13)
  *   references  a task whose handle nobody keeps (C11, C12)
+ *   forgotten   the C analogues of "coroutine was never awaited" (C11)
  *   noyield     a task that never yields cannot be cancelled (C8)
  *   errno       errno read after a yield point belongs to another task
  *
@@ -384,6 +385,52 @@ static void demo_references(void)
            "happens), or spawn it in a task group that waits for it.\n");
 }
 
+/* --- forgotten ---------------------------------------------------------------- */
+
+static int compute_answer(void *arg) { (void)arg; await_sleep_ms(ms(20)); return 42; }
+static int fail_quietly(void *arg) { (void)arg; await_sleep_ms(ms(20)); return -ETIMEDOUT; }
+
+static int detach_a_failure(void *arg)
+{
+    (void)arg;
+    co_task *t;
+    struct co_spawn_opts opts = { .name = "background-refresh" };
+    task_spawn_opts(&t, fail_quietly, NULL, &opts);
+    task_detach(t);               /* the loop owns it now: nobody will read its result */
+    return await_sleep_ms(ms(100));
+}
+
+static void demo_forgotten(void)
+{
+    heading("Forgetting to await", "C11");
+    printf("Python's `f()` without `await` builds a coroutine object and runs nothing; the\n"
+           "mistake surfaces as a warning (\"RuntimeWarning: coroutine 'f' was never\n"
+           "awaited\"), if at all. C has no coroutine objects, so the mistake takes\n"
+           "other shapes. Here are the three, and what coloop says about each.\n\n");
+    printf("1. A suspending call made outside any task (like calling a coroutine from sync code):\n");
+    fflush(stdout);
+    int rc = await_sleep_ms(ms(100));   /* main() is not a task */
+    fflush(stderr);
+    printf("   it returned at once with %d (%s)\n\n", rc, co_strerror(rc));
+    printf("2. A task started and never joined (Python: \"Task was destroyed but it is pending\"):\n");
+    fflush(stdout);
+    co_task *t;
+    co_loop *loop;
+    loop_new(&loop);
+    task_spawn(&t, compute_answer, NULL);   /* its 42 is never read */
+    loop_run(loop);
+    loop_free(loop);
+    fflush(stderr);
+    printf("\n3. A failure nobody reads (Python: \"Task exception was never retrieved\"):\n");
+    fflush(stdout);
+    co_run(detach_a_failure, NULL);
+    fflush(stderr);
+    printf("\nWhy: in coloop a task starts when it is spawned, whether or not anyone waits for\n"
+           "it, so nothing is silently \"not run\"; what can be lost is its result. The\n"
+           "handle rules make that visible: every handle is joined or detached exactly once,\n"
+           "a detached failure is logged when it happens, a forgotten one at loop end.\n");
+}
+
 /* --- noyield ---------------------------------------------------------------------- */
 
 struct spin { int for_ms; bool yields; int64_t started, asked, stopped; };
@@ -496,7 +543,8 @@ struct demo { const char *name; void (*run)(void); };
 
 static const struct demo demos[] = {
     { "blocking", demo_blocking }, { "cpu", demo_cpu }, { "sequential", demo_sequential },
-    { "errors", demo_errors }, { "references", demo_references }, { "noyield", demo_noyield },
+    { "errors", demo_errors }, { "references", demo_references }, { "forgotten", demo_forgotten },
+    { "noyield", demo_noyield },
     { "errno", demo_errno },
 };
 #define DEMO_COUNT (sizeof demos / sizeof demos[0])

@@ -96,6 +96,18 @@ START_TEST(forgotten_handle_is_reported_with_its_error)
 }
 END_TEST
 
+START_TEST(forgetting_to_await_has_three_shapes_each_reported)
+{
+    ck_assert_int_eq(run(DEMO "forgotten"), 0);
+    ck_assert_ptr_nonnull(strstr(output, "await_sleep_ms() called outside a task"));
+    ck_assert_ptr_nonnull(strstr(output, "await_* called outside a task"));   /* co_strerror */
+    ck_assert_ptr_nonnull(strstr(output, "'compute_answer'"));
+    ck_assert_ptr_nonnull(strstr(output, "it returned 42 (ok)"));
+    ck_assert_ptr_nonnull(strstr(output, "detached task #2 'background-refresh'"));
+    ck_assert_ptr_nonnull(strstr(output, "failed: Connection timed out"));
+}
+END_TEST
+
 START_TEST(a_task_that_never_yields_cannot_be_cancelled)
 {
     ck_assert_int_eq(run(DEMO "noyield"), 0);
@@ -119,7 +131,7 @@ END_TEST
 START_TEST(help_lists_the_demos_and_an_unknown_name_fails)
 {
     ck_assert_int_eq(run("../demos/pitfalls --help"), 0);
-    ck_assert_ptr_nonnull(strstr(output, "blocking cpu sequential errors references noyield errno"));
+    ck_assert_ptr_nonnull(strstr(output, "blocking cpu sequential errors references forgotten noyield errno"));
     ck_assert_int_eq(run(DEMO "no-such-demo"), 2);
     ck_assert_ptr_nonnull(strstr(output, "no demo named 'no-such-demo'"));
 }
@@ -135,6 +147,7 @@ static Suite *pitfalls_suite(void)
     tcase_add_test(tc, sequential_await_is_ten_times_slower);
     tcase_add_test(tc, errors_show_gather_group_and_return_exceptions);
     tcase_add_test(tc, forgotten_handle_is_reported_with_its_error);
+    tcase_add_test(tc, forgetting_to_await_has_three_shapes_each_reported);
     tcase_add_test(tc, a_task_that_never_yields_cannot_be_cancelled);
     tcase_add_test(tc, errno_after_a_yield_is_another_tasks);
     tcase_add_test(tc, help_lists_the_demos_and_an_unknown_name_fails);
