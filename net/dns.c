@@ -219,8 +219,11 @@ int dns_await_resolve(const char *host, int port, int family, struct dns_result 
     co_pool *pool = pool_default();
     if (!pool)
         return -ENOMEM;
-    /* Set every time: the default pool is remade after fork or shutdown. */
-    pool_set_kind_limit(pool, DNS_KIND, dns_max_concurrent());
+    /* Set every time: the default pool is remade after fork or shutdown.  A
+     * failure (no room for another kind) would leave DNS uncapped: say so. */
+    if (pool_set_kind_limit(pool, DNS_KIND, dns_max_concurrent()) < 0)
+        fprintf(stderr, "coloop: dns: could not cap concurrent lookups on the pool; "
+                        "a slow resolver may take every worker\n");
     struct pool_job job = { .run = lookup_job, .arg = &l, .arg_size = sizeof l, .kind = DNS_KIND };
     stats.pool_jobs++;
     int rc = pool_await_job(pool, &job, NULL, deadline);

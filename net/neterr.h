@@ -5,8 +5,8 @@
  * kernel says (-ECONNREFUSED, -ETIMEDOUT, -EPIPE, ...) and the codes below for
  * what only this layer knows (a name that does not resolve, a certificate the
  * client refuses).  They start at NET_ERR_BASE, above the runtime's CO_ERR_*
- * range, so they can later be merged into co_strerror() unchanged.
- * net_strerror() answers for every code: its own, then co_strerror().
+ * range; neterr.c registers them with co_strerror(), so co_strerror() and
+ * net_strerror() (kept as an alias) name every code.
  */
 #ifndef COLOOP_NET_NETERR_H
 #define COLOOP_NET_NETERR_H

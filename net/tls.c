@@ -39,11 +39,14 @@ static int bio_write(BIO *b, const char *data, int len)
 {
     tls_conn *c = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    ssize_t n = send(c->fd, data, (size_t)len, MSG_NOSIGNAL);
+    ssize_t n;
+    do   /* EINTR is not "wait for readiness": the edge-triggered rule wants EAGAIN first */
+        n = send(c->fd, data, (size_t)len, MSG_NOSIGNAL);
+    while (n < 0 && errno == EINTR);
     if (n >= 0)
         return (int)n;
     int err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+    if (err == EAGAIN || err == EWOULDBLOCK)
         BIO_set_retry_write(b);
     else
         c->io_errno = err;
@@ -54,7 +57,10 @@ static int bio_read(BIO *b, char *data, int len)
 {
     tls_conn *c = BIO_get_data(b);
     BIO_clear_retry_flags(b);
-    ssize_t n = recv(c->fd, data, (size_t)len, 0);
+    ssize_t n;
+    do
+        n = recv(c->fd, data, (size_t)len, 0);
+    while (n < 0 && errno == EINTR);
     if (n > 0)
         return (int)n;
     if (n == 0) {
@@ -62,7 +68,7 @@ static int bio_read(BIO *b, char *data, int len)
         return 0;
     }
     int err = errno;
-    if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)
+    if (err == EAGAIN || err == EWOULDBLOCK)
         BIO_set_retry_read(b);
     else
         c->io_errno = err;

@@ -51,8 +51,11 @@ struct tls_server_opts {
 
 /* Make a context.  Never suspends.  0 and *out (the caller's reference:
  * tls_ctx_free()), or NET_ETLS_CONFIG with the reason in *why (may be NULL:
- * unreadable CA file, no system store, key does not match the certificate),
+ * unreadable CA file or directory, key does not match the certificate),
  * or -ENOMEM. */
+/* An empty system store (no ca-certificates package) is not detected here:
+ * OpenSSL reports success for it.  It shows at the handshake, as
+ * NET_ETLS_VERIFY "unable to get local issuer certificate". */
 int tls_ctx_new_client(const struct tls_client_opts *opts, tls_ctx **out, struct net_detail *why);
 int tls_ctx_new_server(const struct tls_server_opts *opts, tls_ctx **out, struct net_detail *why);
 

@@ -26,7 +26,7 @@
 
 static const unsigned char alpn_http11[] = "\x08http/1.1";
 
-/* The oldest error on OpenSSL's (per-thread) queue, in words. */
+/* The newest error on OpenSSL's (per-thread) queue, in words. */
 static void detail_from_openssl(struct net_detail *why, const char *what)
 {
     unsigned long e = ERR_peek_last_error();

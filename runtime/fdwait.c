@@ -56,7 +56,9 @@ int await_fd(int fd, enum co_fd_direction dir, int64_t deadline)
         return rc;
     struct fd_slot *slot = &loop->fds[fd];
     co_task **waiter = dir == CO_FD_READ ? &slot->reader : &slot->writer;
-    if (*waiter || slot->watch)
+    /* A registered waiter that was already woken (a cancel, its deadline) but
+     * has not run yet is leaving: it does not make the slot busy. */
+    if ((*waiter && (*waiter)->state == TASK_WAITING) || slot->watch)
         return -EBUSY;
     *waiter = self;
     self->wait_fd = fd;

@@ -75,8 +75,9 @@ static int await_first_end(co_task *self, co_task **tasks, size_t n, bool shield
                            int64_t deadline)
 {
     for (size_t i = 0; i < n; i++)   /* never steal another joiner's slot */
-        if (tasks[i] && tasks[i]->state != TASK_DONE && !tasks[i]->joiner)
-            tasks[i]->joiner = self;
+        if (tasks[i] && tasks[i]->state != TASK_DONE &&
+            (!tasks[i]->joiner || tasks[i]->joiner->state != TASK_WAITING))
+            tasks[i]->joiner = self;   /* free, or held by a joiner already leaving */
     int rc = shielded
         ? task_suspend_shielded(WAIT_SYNC, tasks, "any of several tasks", deadline)
         : task_suspend(WAIT_SYNC, tasks, "any of several tasks", deadline);
@@ -120,8 +121,9 @@ static int check_any_args(co_task *self, co_task **tasks, size_t n)
         given++;
         if (tasks[i] == self)
             return -EDEADLK;
-        if (tasks[i]->joiner && tasks[i]->joiner != self)
-            return -EBUSY;
+        if (tasks[i]->joiner && tasks[i]->joiner != self &&
+            tasks[i]->joiner->state == TASK_WAITING)
+            return -EBUSY;   /* a joiner already woken is leaving: not busy */
     }
     return given ? 0 : -EINVAL;
 }

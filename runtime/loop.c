@@ -58,7 +58,10 @@ int64_t co_now_ns(void)
 
 int64_t co_deadline_in_ms(int64_t ms)
 {
-    return co_now_ns() + ms * 1000000;
+    int64_t now = co_now_ns();
+    if (ms > (INT64_MAX - now) / 1000000)
+        return INT64_MAX;   /* "forever" must not overflow into the past */
+    return now + ms * 1000000;
 }
 
 /* A write to a socket whose peer is gone raises SIGPIPE, whose default action
@@ -321,26 +324,32 @@ struct run_main {
     co_task_fn fn;      /* the user's function */
     void *arg;
     int result;         /* what it returned */
-    bool finished;
+    bool finished;      /* fn has returned */
+    bool abandoned;     /* co_run has returned without it: the task frees this */
 };
 
 static int run_main_task(void *arg)
 {
     struct run_main *m = arg;
-    m->result = m->fn(m->arg);
+    int result = m->fn(m->arg);
+    if (m->abandoned) {   /* co_run gave up on us (loop stopped or deadlocked) */
+        free(m);
+        return result;
+    }
+    m->result = result;
     m->finished = true;
     loop_stop(loop_this_thread());   /* like asyncio.run: done when main is done */
     return 0;
 }
 
-int co_run(co_task_fn fn, void *arg)
+int co_run_at(co_task_fn fn, void *arg, const char *fn_name, const char *file, int line)
 {
     co_loop *loop = this_thread_loop;
     if (loop && loop->running) {
         co_task *self = loop->current;
-        fprintf(stderr, "coloop: co_run() called while a loop is running on this thread "
-                        "(from task '%s'); call the function directly or spawn it instead\n",
-                self ? self->name : "?");
+        fprintf(stderr, "coloop: co_run() called at %s:%d while a loop is running on this "
+                        "thread (from task '%s'); call the function directly or spawn it "
+                        "instead\n", file, line, self ? self->name : "?");
         return -CO_ENESTED;
     }
     bool own_loop = !loop;
@@ -349,16 +358,30 @@ int co_run(co_task_fn fn, void *arg)
         if (rc < 0)
             return rc;
     }
-    struct run_main m = { fn, arg, 0, false };
+    /* On the heap, not on this frame: if the loop stops before main ends,
+     * we return and main may still run (and write its result) later. */
+    struct run_main *m = calloc(1, sizeof *m);
+    if (!m) {
+        if (own_loop)
+            loop_free(loop);
+        return -ENOMEM;
+    }
+    m->fn = fn;
+    m->arg = arg;
     co_task *t;
-    int rc = task_spawn_at(&t, run_main_task, &m, NULL, "main", __FILE__, __LINE__);
+    int rc = task_spawn_at(&t, run_main_task, m, NULL, fn_name, file, line);
     if (rc == 0) {
         task_detach(t);
         rc = loop_run(loop);
     }
+    /* Main's result if it ended; else the loop's error (deadlock); else
+     * someone called loop_stop() first and main is cancelled: -ECANCELED. */
+    int result = m->finished ? m->result : rc < 0 ? rc : -ECANCELED;
     if (own_loop)
         loop_free(loop);   /* cancels (and reports) whatever main left running */
-    if (rc < 0)
-        return rc;
-    return m.finished ? m.result : -CO_EDEADLOCK;
+    if (own_loop || m->finished)
+        free(m);           /* nobody can touch it any more */
+    else
+        m->abandoned = true;   /* main still lives on the caller's loop: it frees m */
+    return result;
 }

@@ -44,8 +44,12 @@ co_loop *loop_current(void);
  * synchronous code: the asyncio.run() of coloop.  Uses the thread's loop if
  * one exists and is idle, or creates one and frees it afterwards.  Called
  * while a loop runs on this thread (e.g. from inside a task) it prints why
- * and returns -CO_ENESTED instead of nesting or hanging. */
-int co_run(co_task_fn fn, void *arg);
+ * and returns -CO_ENESTED instead of nesting or hanging.  If the loop stops
+ * before fn ends, it returns the loop's error (-CO_EDEADLOCK), or -ECANCELED
+ * when another task called loop_stop().  The macro records the call site,
+ * which task dumps and reports show for the main task. */
+#define co_run(fn, arg) co_run_at((fn), (arg), #fn, __FILE__, __LINE__)
+int co_run_at(co_task_fn fn, void *arg, const char *fn_name, const char *file, int line);
 
 /* Deadlines.  Every await_* call takes an absolute deadline on the monotonic
  * clock, in nanoseconds; build one with co_deadline_in_ms().  Absolute, so a

@@ -187,6 +187,8 @@ int pool_await_job(co_pool *pool, const struct pool_job *job, int *result, int64
     if (!pool && !(pool = pool_default()))
         return -ENOMEM;
     co_loop *loop = self->loop;
+    if (deadline != CO_NO_DEADLINE && deadline <= loop->now_ns)
+        return -ETIMEDOUT;   /* do not wake a worker for a job nobody will wait for */
     struct port *port;
     int rc = port_get(loop, &port);
     if (rc < 0)

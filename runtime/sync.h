@@ -16,8 +16,9 @@
  *     fails its next await_* instead.  See waitq.h.
  *   - Every await_* returns -ECANCELED at once, without taking anything, if
  *     the calling task was cancelled; -CO_ENOTASK outside a task.
- *   - Loop-local: not thread-safe.  Wakers (release, unlock, set, done)
- *     never suspend and may be called from plain code on the loop's thread.
+ *   - Loop-local: not thread-safe.  Wakers (release, set, done) never suspend
+ *     and may be called from plain code on the loop's thread; mutex_unlock
+ *     only from the task that holds the mutex (-EPERM otherwise).
  */
 #ifndef COLOOP_SYNC_H
 #define COLOOP_SYNC_H

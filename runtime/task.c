@@ -3,10 +3,12 @@
  * Read task_suspend() first: it is the only function in coloop that switches
  * away from a running task.  Every await_* function is a few lines around it:
  * record why we wait, maybe arm a deadline timer, switch to the loop, and on
- * return report the code the waker left in wake_rc.  A waker never touches a
- * task's wait registration; the woken task removes itself (from the fd table,
- * a join, a channel queue) when it resumes, so a timeout, a cancel and a
- * normal wakeup all leave nothing behind by the same path.
+ * return report the code the waker left in wake_rc.  A timer or a cancel
+ * that wakes a task never touches its wait registration; the woken task
+ * removes itself (from the fd table, a join, a channel queue) when it
+ * resumes, so a timeout, a cancel and a normal wakeup all leave nothing behind
+ * by the same path.  (A waker that hands the task something - a permit, a
+ * value - may unlink it as it hands it over: see waitq.c.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -209,12 +211,13 @@ int await_task(co_task *t, int *result, int64_t deadline)
         return -CO_ENOTASK;
     if (t == self)
         return -EDEADLK;
-    if (t->joiner && t->joiner != self)
-        return -EBUSY;
+    if (t->joiner && t->joiner != self && t->joiner->state == TASK_WAITING)
+        return -EBUSY;   /* a joiner already woken (deadline, cancel) is leaving: not busy */
     while (t->state != TASK_DONE) {
         t->joiner = self;
         int rc = task_suspend(WAIT_JOIN, t, "join", deadline);
-        t->joiner = NULL;
+        if (t->joiner == self)
+            t->joiner = NULL;
         if (rc < 0) {
             if (t->state == TASK_DONE && t->detached)
                 task_free(t);   /* it ended while we waited, and we were its last reader */
@@ -274,7 +277,7 @@ int await_sleep_ms(int64_t ms)
         return -CO_ENOTASK;
     if (ms <= 0)
         return await_yield();
-    int rc = task_suspend(WAIT_SLEEP, NULL, NULL, self->loop->now_ns + ms * 1000000);
+    int rc = task_suspend(WAIT_SLEEP, NULL, NULL, co_deadline_in_ms(ms));
     return rc == -ETIMEDOUT ? 0 : rc;
 }
 

@@ -208,6 +208,34 @@ START_TEST(cancel_while_waiting_on_an_fd)
 }
 END_TEST
 
+/* Review finding: a reader cancelled this turn (woken, not yet run) still
+ * made the fd "busy" for another task reading it in the same turn. */
+static int take_over_the_reader(void *arg)
+{
+    struct misuse *m = arg;
+    task_spawn(&m->first, wait_readable, m);
+    await_yield();               /* the first reader now waits */
+    task_cancel(m->first);       /* woken with -ECANCELED, has not run yet */
+    m->second_rc = await_fd(m->fds[0], CO_FD_READ, co_deadline_in_ms(10));
+    return await_task(m->first, NULL, CO_NO_DEADLINE);
+}
+
+START_TEST(a_cancelled_reader_does_not_make_the_fd_busy)
+{
+    int fds = open_fd_count();
+    co_loop *loop = test_loop_new();
+    struct misuse m = { 0 };
+    pipe2(m.fds, O_NONBLOCK | O_CLOEXEC);
+    test_spawn_detached(take_over_the_reader, &m, NULL);
+    ck_assert_int_eq(loop_run(loop), 0);
+    ck_assert_int_eq(m.second_rc, -ETIMEDOUT);   /* it waited, not -EBUSY */
+    ck_assert_int_eq(m.first_rc, -ECANCELED);
+    loop_close_fd(m.fds[0]);
+    close(m.fds[1]);
+    loop_free_clean(loop, fds);
+}
+END_TEST
+
 static Suite *fdwait_suite(void)
 {
     Suite *s = suite_create("fdwait");
@@ -218,6 +246,7 @@ static Suite *fdwait_suite(void)
     tcase_add_test(tc, deadline_on_a_silent_pipe_times_out);
     tcase_add_test(tc, second_waiter_busy_regular_file_eperm_close_wakes_ebadf);
     tcase_add_test(tc, cancel_while_waiting_on_an_fd);
+    tcase_add_test(tc, a_cancelled_reader_does_not_make_the_fd_busy);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -347,7 +347,8 @@ static void co_run_plus_one(void *arg)
 static int run_nested(void *arg)
 {
     const char *err = capture_stderr(co_run_plus_one, arg);
-    ck_assert_ptr_nonnull(strstr(err, "co_run() called while a loop is running"));
+    ck_assert_ptr_nonnull(strstr(err, "co_run() called at tests/test_task.c:"));
+    ck_assert_ptr_nonnull(strstr(err, "while a loop is running on this thread"));
     return 0;
 }
 
@@ -393,6 +394,82 @@ START_TEST(a_second_joiner_gets_ebusy)
 }
 END_TEST
 
+/* Review finding: a sleep "forever" overflowed the deadline into the past. */
+static int sleep_forever_is_cancelled(void *arg)
+{
+    (void)arg;
+    co_task *t;
+    task_spawn(&t, sleep_ms_arg, (void *)(long)(INT64_MAX / 1000));
+    await_sleep_ms(30);
+    ck_assert_int_eq(co_deadline_in_ms(INT64_MAX / 1000), INT64_MAX);   /* saturated */
+    int result = 0;
+    ck_assert_int_eq(await_task(t, &result, co_deadline_in_ms(0)), -ETIMEDOUT);   /* still asleep */
+    task_cancel(t);
+    ck_assert_int_eq(await_task(t, &result, CO_NO_DEADLINE), 0);
+    ck_assert_int_eq(result, -ECANCELED);
+    return 0;
+}
+
+START_TEST(a_huge_sleep_saturates_instead_of_overflowing)
+{
+    int fds = open_fd_count();
+    co_loop *loop = test_loop_new();
+    test_run_main(sleep_forever_is_cancelled, NULL);
+    loop_free_clean(loop, fds);
+}
+END_TEST
+
+/* Review finding: a joiner whose deadline already fired (woken, not yet run)
+ * made a second join of the same task fail with -EBUSY. */
+struct stale { co_task *target; int first_rc, second_rc, result; };
+
+static int join_with_5ms_deadline(void *arg)
+{
+    struct stale *s = arg;
+    s->first_rc = await_task(s->target, NULL, co_deadline_in_ms(5));
+    return 0;
+}
+
+static int join_after_the_first_timed_out(void *arg)
+{
+    struct stale *s = arg;
+    co_task *first;
+    task_spawn(&s->target, sleep_ms_arg, (void *)40L);
+    task_spawn(&first, join_with_5ms_deadline, s);
+    await_sleep_ms(5);   /* armed after the first joiner's deadline: fires in the same turn, later */
+    s->second_rc = await_task(s->target, &s->result, CO_NO_DEADLINE);
+    return await_task(first, NULL, CO_NO_DEADLINE);
+}
+
+START_TEST(a_joiner_already_woken_does_not_make_the_task_busy)
+{
+    int fds = open_fd_count();
+    co_loop *loop = test_loop_new();
+    struct stale s = { 0 };
+    test_run_main(join_after_the_first_timed_out, &s);
+    ck_assert_int_eq(s.first_rc, -ETIMEDOUT);
+    ck_assert_int_eq(s.second_rc, 0);
+    ck_assert_int_eq(s.result, 0);
+    loop_free_clean(loop, fds);
+}
+END_TEST
+
+/* Review finding: co_run on a thread whose loop stops before main ends left
+ * main writing into co_run's dead stack frame (ASan: stack-use-after-return). */
+static int stop_the_loop(void *arg) { (void)arg; loop_stop(loop_current()); return 0; }
+static int main_that_outlives_co_run(void *arg) { (void)arg; await_sleep_ms(20); return 7; }
+
+START_TEST(co_run_on_a_stopped_loop_returns_ecanceled_and_main_ends_safely)
+{
+    int fds = open_fd_count();
+    co_loop *loop = test_loop_new();
+    test_spawn_detached(stop_the_loop, NULL, "stopper");
+    ck_assert_int_eq(co_run(main_that_outlives_co_run, NULL), -ECANCELED);
+    ck_assert_int_eq(loop_run(loop), 0);   /* main ends now, on the caller's loop */
+    loop_free_clean(loop, fds);
+}
+END_TEST
+
 static Suite *task_suite(void)
 {
     Suite *s = suite_create("task");
@@ -412,6 +489,9 @@ static Suite *task_suite(void)
     tcase_add_test(tc, pending_task_at_loop_end_is_cancelled_and_reported);
     tcase_add_test(tc, co_run_runs_a_function_from_plain_code_and_refuses_to_nest);
     tcase_add_test(tc, a_second_joiner_gets_ebusy);
+    tcase_add_test(tc, a_huge_sleep_saturates_instead_of_overflowing);
+    tcase_add_test(tc, a_joiner_already_woken_does_not_make_the_task_busy);
+    tcase_add_test(tc, co_run_on_a_stopped_loop_returns_ecanceled_and_main_ends_safely);
     suite_add_tcase(s, tc);
     return s;
 }
