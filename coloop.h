@@ -22,5 +22,6 @@
 #include "net/dial.h"
 #include "net/tls.h"
 #include "net/stream.h"
+#include "http/client.h"
 
 #endif
