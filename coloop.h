@@ -23,5 +23,7 @@
 #include "net/tls.h"
 #include "net/stream.h"
 #include "http/client.h"
+#include "http/server.h"
+#include "http/httpbin.h"
 
 #endif
