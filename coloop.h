@@ -25,8 +25,5 @@
 #include "http/client.h"
 #include "http/server.h"
 #include "http/httpbin.h"
-#include "http/httperr.h"
-#include "http/url.h"
-#include "http/parse.h"
 
 #endif
