@@ -23,7 +23,8 @@
 #include "net/tls.h"
 #include "net/stream.h"
 #include "http/client.h"
-#include "http/server.h"
-#include "http/httpbin.h"
+#include "http/httperr.h"
+#include "http/url.h"
+#include "http/parse.h"
 
 #endif
