@@ -317,7 +317,13 @@ static bool serve_one(struct server_conn *c)
     }
     req.body = c->body;
     req.body_len = c->body_len;
-    return dispatch(c, &req, &r);
+    bool go_on = dispatch(c, &req, &r);
+    if (c->body_cap > SERVER_BODY_KEEP) {     /* one large upload must not pin its buffer */
+        free(c->body);
+        c->body = NULL;
+        c->body_len = c->body_cap = 0;
+    }
+    return go_on;
 }
 
 /* After an error response: end our side, then read and drop what the client

@@ -15,6 +15,7 @@
 
 #define SERVER_OUT_BUF 4096         /* per connection: response heads and small bodies */
 #define SERVER_FIELDS_BUF 2048      /* per response: the handler's own header fields */
+#define SERVER_BODY_KEEP (64 * 1024) /* a body buffer larger than this is freed after its request */
 
 /* Counters, atomic so another thread may read them while the loop runs. */
 struct server_counters {
