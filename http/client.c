@@ -92,7 +92,8 @@ int client_timeout(struct http_call *k, int64_t used, int kind, const char *what
     const char *where = k->url.origin ? k->url.origin : "?";
     if (used == k->deadline && k->deadline != CO_NO_DEADLINE) {
         if (k->caller_deadline)
-            net_detail_set(d, "total timeout: the caller's deadline passed while %s (%s)", what, where);
+            net_detail_set(d, "total timeout: the caller's deadline passed while %s (%s)", what,
+                           where);
         else
             net_detail_set(d, "total timeout: the request took more than %lld ms; it was %s (%s)",
                            (long long)o->total_timeout_ms, what, where);
@@ -126,7 +127,8 @@ int http_client_new(const struct http_client_opts *opts, http_client **out)
     struct http_client_opts o = opts ? *opts : (struct http_client_opts){ 0 };
     if (o.max_conns_per_host < 0 || o.max_conns_total < 0 || o.max_redirects < -1)
         return -EINVAL;
-    o.max_conns_per_host = o.max_conns_per_host ? o.max_conns_per_host : HTTP_CONNS_PER_HOST_DEFAULT;
+    if (!o.max_conns_per_host)
+        o.max_conns_per_host = HTTP_CONNS_PER_HOST_DEFAULT;
     o.max_conns_total = o.max_conns_total ? o.max_conns_total : HTTP_CONNS_TOTAL_DEFAULT;
     o.connect_timeout_ms = default_ms(o.connect_timeout_ms, HTTP_CONNECT_TIMEOUT_DEFAULT_MS);
     o.read_timeout_ms = default_ms(o.read_timeout_ms, HTTP_READ_TIMEOUT_DEFAULT_MS);
@@ -427,7 +429,8 @@ int http_await_head(http_client *c, const char *url, struct http_response *resp,
 int http_await_post(http_client *c, const char *url, const char *content_type, const void *body,
                     size_t len, struct http_response *resp, int64_t deadline)
 {
-    struct http_header ct = { "Content-Type", 12, content_type, content_type ? strlen(content_type) : 0 };
+    size_t ct_len = content_type ? strlen(content_type) : 0;
+    struct http_header ct = { "Content-Type", 12, content_type, ct_len };
     struct http_request q = { .method = "POST", .url = url, .headers = &ct,
                               .header_count = content_type ? 1 : 0, .body = body ? body : "",
                               .body_len = len };

@@ -48,15 +48,15 @@
 /* The client's own codes, in the http/ range (above the parser's). */
 enum http_client_error {
     HTTP_CLIENT_ERR_BASE = 12500,
-    HTTP_E_CONNECT_TIMEOUT,     /* 12501 DNS + TCP connect + TLS handshake exceeded connect_timeout */
+    HTTP_E_CONNECT_TIMEOUT,     /* 12501 DNS + TCP connect + TLS handshake over connect_timeout */
     HTTP_E_READ_TIMEOUT,        /* 12502 no response byte for read_timeout */
     HTTP_E_WRITE_TIMEOUT,       /* 12503 the server took no request byte for read_timeout */
-    HTTP_E_TOTAL_TIMEOUT,       /* 12504 the request (all hops) exceeded total_timeout or the caller's deadline */
+    HTTP_E_TOTAL_TIMEOUT,       /* 12504 all hops over total_timeout or the caller's deadline */
     HTTP_E_POOL_TIMEOUT,        /* 12505 no connection slot came free within pool_timeout */
-    HTTP_E_REQUEST_INVALID,     /* 12506 refused before sending: bad method, CR/LF/NUL in a header, ... */
+    HTTP_E_REQUEST_INVALID,     /* 12506 refused before sending: CR/LF/NUL in a header, ... */
     HTTP_E_TOO_MANY_REDIRECTS,  /* 12507 more redirects than max_redirects */
     HTTP_E_BAD_REDIRECT,        /* 12508 a redirect without a usable Location */
-    HTTP_E_BODY_SOURCE,         /* 12509 the request body source gave more or fewer bytes than announced */
+    HTTP_E_BODY_SOURCE,         /* 12509 the body source gave more/fewer bytes than announced */
     HTTP_CLIENT_ERR_END
 };
 
@@ -74,12 +74,12 @@ bool http_error_is_timeout(int code);
 #define HTTP_CONNS_TOTAL_DEFAULT 256
 #define HTTP_REDIRECTS_DEFAULT 10
 #define HTTP_CLIENT_HEAD_MAX_DEFAULT (32 * 1024)   /* also the connection's read buffer */
-#define HTTP_DRAIN_MAX_DEFAULT (64 * 1024)         /* unread body bytes drained to keep a connection */
+#define HTTP_DRAIN_MAX_DEFAULT (64 * 1024)         /* unread body drained to keep a connection */
 #define HTTP_USER_AGENT_DEFAULT "coloop/0.1"
 
 /* Client configuration; NULL (or a zeroed struct) means all defaults. */
 struct http_client_opts {
-    tls_ctx *tls;                   /* https: this context (borrowed: keep it until http_client_free) */
+    tls_ctx *tls;                   /* https: this context (borrowed: keep it till client_free) */
     const struct tls_client_opts *tls_opts; /* or make one from these at http_client_new */
     const char *user_agent;         /* NULL: HTTP_USER_AGENT_DEFAULT; "" sends none (copied) */
     int max_conns_per_host;         /* per origin (scheme, host, port); 0: 8 */
@@ -88,7 +88,7 @@ struct http_client_opts {
     int64_t read_timeout_ms;        /* longest silence between bytes, either way; 0: 30 s */
     int64_t total_timeout_ms;       /* a whole request, redirects included; 0: none */
     int64_t pool_timeout_ms;        /* waiting for a connection slot; 0: 30 s */
-    int64_t idle_timeout_ms;        /* an idle pooled connection older than this is closed; 0: 30 s */
+    int64_t idle_timeout_ms;        /* idle pooled connections older than this close; 0: 30 s */
     int64_t expect_timeout_ms;      /* Expect: 100-continue: send the body anyway after; 0: 1 s */
     int max_redirects;              /* 0: 10; -1: return 3xx responses as they are */
     uint64_t body_max;              /* response body kept in memory; 0: HTTP_BODY_MAX_DEFAULT */

@@ -334,7 +334,8 @@ int client_exchange_await_receive(struct http_call *k)
     k->status = k->resp->status = h->status;
     k->resp->version_minor = h->version_minor;
     size_t cursor = 0;
-    const struct http_header *loc = http_header_find(h->fields, h->field_count, "location", &cursor);
+    const struct http_header *loc = http_header_find(h->fields, h->field_count, "location",
+                                                     &cursor);
     bool drain = is_redirect(h->status) && loc && k->max_redirects >= 0;
     if (drain && !(k->location = strndup(loc->value, loc->value_len)))
         return -ENOMEM;

@@ -6,7 +6,8 @@
  *   client_exchange.c  one request/response exchange on a connection
  *   client_body.c      request body sources, response sinks, response storage
  *   client_pipeline.c  several requests on one connection
- *   connpool.c         origins, idle connections, caps, the FIFO of waiters, dialling
+ *   client_dial.c      DNS, TCP and TLS for a new connection
+ *   connpool.c         origins, idle connections, caps, the FIFO of waiters
  */
 #ifndef COLOOP_HTTP_CLIENT_INTERNAL_H
 #define COLOOP_HTTP_CLIENT_INTERNAL_H
@@ -141,6 +142,12 @@ void connpool_release(http_client *c, struct http_conn *conn, enum conn_fate fat
 void connpool_close_idle(http_client *c, bool all);
 /* Close every idle connection and free the origin table. */
 void connpool_free(http_client *c);
+
+/* ---- client_dial.c ---- */
+/* DNS, TCP, TLS for k->url under the connect timeout, timed into
+ * k->resp->timings.  Suspends.  0 and *out (a connection of origin h), or an
+ * error with the detail set (nothing left open). */
+int client_await_dial(struct http_call *k, struct pool_host *h, struct http_conn **out);
 
 /* ---- client_exchange.c ---- */
 /* Format and send the request head (and the body unless it must wait for

@@ -16,7 +16,8 @@
  * waiter, gives it the connection or the slot, and sets its event; a waiter
  * that wakes by its deadline or a cancel in the same turn gives the grant
  * back (so nothing is lost: DESIGN.md, "a cancelled waiter passes its wakeup
- * on").  Dispatch costs O(origins with waiters) per grant.
+ * on").  Dispatch costs O(origins with waiters) per grant.  Dialling a new
+ * connection is client_dial.c.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -26,7 +27,6 @@
 
 #include "http/client_internal.h"
 #include "runtime/error.h"
-#include "net/dns.h"
 #include "runtime/task.h"
 
 /* ---- the origin table (chained hash, doubled when full) ---- */
@@ -62,7 +62,8 @@ static int table_grow(http_client *c)
 static struct pool_host *host_get(http_client *c, const char *origin)
 {
     if (c->nbuckets) {
-        for (struct pool_host *h = c->buckets[hash_origin(origin) & (c->nbuckets - 1)]; h; h = h->chain)
+        size_t i = hash_origin(origin) & (c->nbuckets - 1);
+        for (struct pool_host *h = c->buckets[i]; h; h = h->chain)
             if (strcmp(h->origin, origin) == 0)
                 return h;
     }
@@ -312,105 +313,6 @@ static int await_turn(struct http_call *k, struct pool_host *h, struct http_conn
     return 0;
 }
 
-/* ---- dialling ---- */
-
-static struct http_conn *conn_new(http_client *c)
-{
-    size_t n = c->o.fields_max;
-    struct http_conn *conn = calloc(1, sizeof *conn + 2 * n * sizeof(struct http_header));
-    if (conn) {
-        conn->fields = (struct http_header *)(conn + 1);
-        conn->trailers = conn->fields + n;
-    }
-    return conn;
-}
-
-/* Connect every address in turn, each with its share of the time left (as
- * net/dial.c does, but timed separately from DNS). */
-static int connect_addrs(struct http_call *k, const struct dns_result *res, int64_t dl, int *fd)
-{
-    struct net_detail *why = &k->resp->detail;
-    int rc = -EHOSTUNREACH;
-    for (int i = 0; i < res->count; i++) {
-        int64_t adl = dl;
-        if (dl != CO_NO_DEADLINE && i < res->count - 1) {
-            int64_t left = dl - co_now_ns();
-            if (left <= 0)
-                return -ETIMEDOUT;
-            adl = co_now_ns() + left / (res->count - i);
-        }
-        rc = sock_await_connect(&res->addrs[i], &k->c->o.sock, fd, adl);
-        if (rc == 0)
-            return 0;
-        char addr[SOCK_ADDR_STRLEN];
-        sock_addr_format(&res->addrs[i], addr, sizeof addr);
-        if (i == 0)
-            net_detail_set(why, "connect to %s: %s %s", k->url.host, addr, co_strerror(rc));
-        else
-            net_detail_append(why, "%s %s", addr, co_strerror(rc));
-        if (rc == -ECANCELED)
-            break;
-    }
-    return rc;
-}
-
-/* DNS, TCP, TLS under the connect deadline.  0 and *out, or an error with
- * the detail set. */
-static int await_dial(struct http_call *k, struct pool_host *h, struct http_conn **out)
-{
-    http_client *c = k->c;
-    const struct http_url *u = &k->url;
-    struct http_timings *tm = &k->resp->timings;
-    struct net_detail *why = &k->resp->detail;
-    bool https = u->scheme == HTTP_SCHEME_HTTPS;
-    int64_t dl = client_deadline_min(k->deadline, c->o.connect_timeout_ms);
-    int rc;
-    if (https && !c->tls) {
-        if ((rc = tls_ctx_new_client(NULL, &c->tls, why)) < 0)
-            return rc;
-        c->own_tls = true;
-    }
-    int64_t t = client_mono_ns();
-    struct dns_result res;
-    rc = dns_await_resolve(u->host, u->port, c->o.family, &res, why, dl);
-    tm->dns_ns = client_mono_ns() - t;
-    if (rc == -ETIMEDOUT)
-        return client_timeout(k, dl, HTTP_E_CONNECT_TIMEOUT, "resolving the host name");
-    if (rc < 0)
-        return rc;
-    t = client_mono_ns();
-    int fd = -1;
-    rc = connect_addrs(k, &res, dl, &fd);
-    tm->connect_ns = client_mono_ns() - t;
-    if (rc == -ETIMEDOUT)
-        return client_timeout(k, dl, HTTP_E_CONNECT_TIMEOUT, "connecting");
-    if (rc < 0)
-        return rc;
-    struct http_conn *conn = conn_new(c);
-    struct stream_opts so = { .read_buffer = c->o.head_max };
-    if (!conn || (rc = stream_new(fd, https ? c->tls : NULL, u->host, &so, &conn->s)) < 0) {
-        sock_close(fd);
-        free(conn);
-        return conn ? rc : -ENOMEM;
-    }
-    if (https) {
-        t = client_mono_ns();
-        rc = stream_await_handshake(conn->s, dl);
-        tm->tls_ns = client_mono_ns() - t;
-        if (rc < 0) {
-            net_detail_set(why, "TLS handshake with %s:%u: %s", u->host, u->port,
-                           *stream_detail(conn->s) ? stream_detail(conn->s) : co_strerror(rc));
-            stream_abort(conn->s);
-            free(conn);
-            return rc == -ETIMEDOUT ? client_timeout(k, dl, HTTP_E_CONNECT_TIMEOUT, "in the TLS handshake") : rc;
-        }
-    }
-    conn->host = h;
-    c->st.conns_new++;
-    *out = conn;
-    return 0;
-}
-
 /* An idle connection is usable if nothing arrived on it: not the server's
  * FIN or RST (it closed the idle connection), and no bytes nobody asked for
  * (RFC 9112 9.2: they must not be taken as a response).  The read is tried
@@ -466,7 +368,11 @@ int connpool_await_acquire(struct http_call *k)
             break;
         }
         k->resp->timings.pool_wait_ns = client_mono_ns() - t;
-        if (conn && !conn_alive(conn)) {
+        /* A connection given back in this same loop turn was read a moment
+         * ago: for an idempotent request skip the extra read (a syscall per
+         * request); if the server did close it, the retry rule covers it. */
+        bool fresh = conn && k->idempotent && conn->idle_since == co_now_ns();
+        if (conn && !fresh && !conn_alive(conn)) {
             c->st.stale_closed++;
             conn_destroy(c, conn, CONN_CLOSE);
             slot_free(c, h);
@@ -477,7 +383,7 @@ int connpool_await_acquire(struct http_call *k)
             k->reused = true;
             return 0;
         }
-        if ((rc = await_dial(k, h, &conn)) < 0) {
+        if ((rc = client_await_dial(k, h, &conn)) < 0) {
             slot_free(c, h);
             break;
         }
@@ -494,6 +400,7 @@ void connpool_release(http_client *c, struct http_conn *conn, enum conn_fate fat
     struct pool_host *h = conn->host;
     if (fate == CONN_KEEP) {
         conn->exchanges++;
+        conn->idle_since = co_now_ns();
         if (h->wait_head) {     /* hand it straight to the next in line */
             grant(c, h->wait_head, GRANT_CONN, conn);
             return;

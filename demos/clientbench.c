@@ -1,0 +1,325 @@
+/* clientbench.c - the HTTP client's benchmark: keep-alive GET requests per
+ * second over 1 and over 50 connections, and wrk against the same server in
+ * the same run, printed as a ratio to wrk.
+ *
+ * The server is nginx when it is installed (one worker, a config written to
+ * a temporary directory: listen 127.0.0.1, access_log off, a fixed 12-byte
+ * answer), else a minimal keep-alive responder on its own thread and loop in
+ * this program.  The client runs on the main thread: one loop, one client,
+ * N tasks each sending GETs back to back on its own pooled connection.  A
+ * peer that is not installed is skipped with a message.
+ *
+ *     build/demos/clientbench [seconds per figure, default 3]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "coloop.h"
+#include "http/client.h"
+
+#define BODY "hello world\n"
+
+static int seconds = 3;
+
+/* ---- peers found on PATH ---- */
+
+static char *find_program(const char *name)
+{
+    static const char *const dirs[] = { "/usr/sbin", "/usr/bin", "/usr/local/sbin",
+                                        "/usr/local/bin", "/sbin", "/bin" };
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        char *path;
+        if (asprintf(&path, "%s/%s", dirs[i], name) < 0)
+            return NULL;
+        if (access(path, X_OK) == 0)
+            return path;
+        free(path);
+    }
+    return NULL;
+}
+
+static int free_port(void)
+{
+    int fd, port;
+    if (sock_listen("127.0.0.1", 0, NULL, &fd) < 0)
+        return -1;
+    port = sock_local_port(fd);
+    close(fd);
+    return port;
+}
+
+/* ---- nginx ---- */
+
+struct nginx {
+    char dir[64];       /* the temporary directory with the config */
+    pid_t pid;
+};
+
+static int nginx_start(const char *bin, struct nginx *n, int port)
+{
+    strcpy(n->dir, "/tmp/coloop-clientbench-XXXXXX");
+    if (!mkdtemp(n->dir))
+        return -1;
+    char conf[128];
+    snprintf(conf, sizeof conf, "%s/nginx.conf", n->dir);
+    FILE *f = fopen(conf, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "worker_processes 1;\ndaemon off;\npid %s/nginx.pid;\nerror_log %s/error.log;\n"
+               "events { worker_connections 1024; }\n"
+               "http {\n  access_log off;\n  keepalive_requests 100000000;\n"
+               "  keepalive_timeout 60s;\n"
+               "  client_body_temp_path %s;\n  proxy_temp_path %s;\n  fastcgi_temp_path %s;\n"
+               "  uwsgi_temp_path %s;\n  scgi_temp_path %s;\n"
+               "  server {\n    listen 127.0.0.1:%d;\n"
+               "    location / { default_type text/plain; return 200 \"" BODY "\"; }\n  }\n}\n",
+            n->dir, n->dir, n->dir, n->dir, n->dir, n->dir, n->dir, port);
+    fclose(f);
+    n->pid = fork();
+    if (n->pid == 0) {
+        freopen("/dev/null", "w", stdout);
+        execl(bin, bin, "-c", conf, "-p", n->dir, (char *)NULL);
+        _exit(127);
+    }
+    return n->pid > 0 ? 0 : -1;
+}
+
+static void nginx_stop(struct nginx *n)
+{
+    if (n->pid > 0) {
+        kill(n->pid, SIGTERM);
+        waitpid(n->pid, NULL, 0);
+    }
+    if (!n->dir[0])
+        return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "clientbench: could not remove %s\n", n->dir);
+}
+
+/* ---- the built-in responder (when nginx is missing) ---- */
+
+static atomic_bool responder_stop;
+
+static int responder_conn(void *arg)
+{
+    stream *s = arg;
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12"
+                               "\r\n\r\n" BODY;
+    for (;;) {
+        const char *line;
+        ssize_t n = stream_await_read_until(s, "\r\n\r\n", 4, 4096, &line,
+                                            co_deadline_in_ms(60000));
+        if (n <= 0 || stream_await_write(s, resp, sizeof resp - 1, co_deadline_in_ms(5000)) < 0)
+            break;
+    }
+    stream_close(s);
+    return 0;
+}
+
+static int responder_accept(void *arg)
+{
+    int lfd = (int)(intptr_t)arg;
+    while (!atomic_load(&responder_stop)) {
+        int fd;
+        int rc = sock_await_accept(lfd, NULL, &fd, co_deadline_in_ms(100));
+        stream *s;
+        co_task *t;
+        if (rc < 0 || stream_new(fd, NULL, NULL, NULL, &s) < 0)
+            continue;
+        if (task_spawn(&t, responder_conn, s) < 0)
+            stream_close(s);
+        else
+            task_detach(t);
+    }
+    loop_stop(loop_current());
+    return 0;
+}
+
+static void *responder_thread(void *arg)
+{
+    co_loop *loop;
+    co_task *t;
+    if (loop_new(&loop) < 0)
+        return NULL;
+    if (task_spawn(&t, responder_accept, arg) == 0)
+        task_detach(t);
+    loop_run(loop);
+    loop_free(loop);
+    return NULL;
+}
+
+/* ---- the coloop client ---- */
+
+struct bench {
+    http_client *client;
+    const char *url;
+    int64_t until;          /* loop clock */
+    uint64_t done;          /* responses */
+    int errors;
+    int first_error;
+};
+
+static int getter(void *arg)
+{
+    struct bench *b = arg;
+    while (co_now_ns() < b->until) {
+        struct http_response r;
+        int rc = http_await_get(b->client, b->url, &r, co_deadline_in_ms(5000));
+        if (rc == 0 && r.status == 200) {
+            b->done++;
+        } else if (b->errors++ == 0) {
+            b->first_error = rc;
+            fprintf(stderr, "clientbench: %s: %s\n", co_strerror(rc), r.detail.text);
+        }
+        http_response_fini(&r);
+    }
+    return 0;
+}
+
+struct run {
+    const char *url;
+    int conns;
+    double rate;
+};
+
+static int run_main(void *arg)
+{
+    struct run *run = arg;
+    struct http_client_opts o = { .max_conns_per_host = run->conns };
+    struct bench b = { .url = run->url };
+    if (http_client_new(&o, &b.client) < 0)
+        return -1;
+    co_task **t = calloc((size_t)run->conns, sizeof *t);
+    b.until = co_now_ns() + 300 * 1000000ll;     /* warm up: open the connections */
+    for (int i = 0; i < run->conns; i++)
+        task_spawn(&t[i], getter, &b);
+    await_all(t, (size_t)run->conns, NULL, CO_NO_DEADLINE);
+    b.done = 0;
+    int64_t t0 = co_now_ns();
+    b.until = t0 + seconds * 1000000000ll;
+    for (int i = 0; i < run->conns; i++)
+        task_spawn(&t[i], getter, &b);
+    await_all(t, (size_t)run->conns, NULL, CO_NO_DEADLINE);
+    double secs = (double)(co_now_ns() - t0) / 1e9;
+    run->rate = b.errors ? -1 : (double)b.done / secs;
+    struct http_client_stats st;
+    http_client_get_stats(b.client, &st);
+    if (st.conns_new != (uint64_t)run->conns)
+        fprintf(stderr, "clientbench: %llu connections opened for %d (reconnects)\n",
+                (unsigned long long)st.conns_new, run->conns);
+    http_client_free(b.client);
+    free(t);
+    return 0;
+}
+
+static double coloop_rate(const char *url, int conns)
+{
+    struct run r = { url, conns, 0 };
+    return co_run(run_main, &r) == 0 ? r.rate : -1;
+}
+
+/* ---- wrk ---- */
+
+static double wrk_rate(const char *wrk, const char *url, int conns)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "%s -t1 -c%d -d%ds %s 2>&1", wrk, conns, seconds, url);
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return -1;
+    char line[256];
+    double rate = -1;
+    while (fgets(line, sizeof line, p))
+        if (sscanf(line, "Requests/sec: %lf", &rate) == 1)
+            break;
+    while (fgets(line, sizeof line, p))
+        ;
+    pclose(p);
+    return rate;
+}
+
+/* Wait until something accepts connections on the port (nginx starting). */
+static int wait_listening(int port)
+{
+    for (int i = 0; i < 200; i++) {
+        struct sock_addr a;
+        sock_addr_parse("127.0.0.1", port, &a);
+        int fd = socket(a.ss.ss_family, SOCK_STREAM, 0);
+        int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a.ss, a.len) == 0;
+        if (fd >= 0)
+            close(fd);
+        if (ok)
+            return 0;
+        usleep(10 * 1000);
+    }
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        seconds = atoi(argv[1]) > 0 ? atoi(argv[1]) : 3;
+    signal(SIGPIPE, SIG_IGN);
+    char *nginx_bin = find_program("nginx"), *wrk = find_program("wrk");
+    struct nginx ng = { .pid = -1 };
+    pthread_t responder;
+    int lfd = -1, port;
+    const char *server;
+    if (nginx_bin && (port = free_port()) > 0 && nginx_start(nginx_bin, &ng, port) == 0 &&
+        wait_listening(port) == 0) {
+        server = "nginx, 1 worker";
+    } else {
+        if (nginx_bin)
+            fprintf(stderr, "clientbench: nginx did not start; using the built-in responder\n");
+        else
+            printf("clientbench: nginx not installed (apt-get install -y nginx): using the "
+                   "built-in coloop responder\n");
+        nginx_stop(&ng);
+        ng.pid = -1;
+        if (sock_listen("127.0.0.1", 0, NULL, &lfd) < 0)
+            return 1;
+        port = sock_local_port(lfd);
+        pthread_create(&responder, NULL, responder_thread, (void *)(intptr_t)lfd);
+        server = "built-in coloop responder, 1 thread";
+    }
+    if (!wrk)
+        printf("clientbench: wrk not installed (apt-get install -y wrk): no ratio\n");
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    printf("clientbench: keep-alive GET %s (%s), %d s per figure, client on one loop (one "
+           "core), wrk -t1\n", url, server, seconds);
+    printf("  %-12s %14s %14s %8s\n", "connections", "coloop req/s", "wrk req/s", "ratio");
+    static const int conns[] = { 1, 50 };
+    int status = 0;
+    for (size_t i = 0; i < sizeof conns / sizeof conns[0]; i++) {
+        double ours = coloop_rate(url, conns[i]);
+        double theirs = wrk ? wrk_rate(wrk, url, conns[i]) : -1;
+        if (ours < 0)
+            status = 1;
+        if (theirs > 0 && ours > 0)
+            printf("  %-12d %14.0f %14.0f %7.2fx\n", conns[i], ours, theirs, ours / theirs);
+        else
+            printf("  %-12d %14.0f %14s %8s\n", conns[i], ours, "-", "-");
+    }
+    if (ng.pid > 0) {
+        nginx_stop(&ng);
+    } else {
+        atomic_store(&responder_stop, true);
+        pthread_join(responder, NULL);
+        sock_close(lfd);
+    }
+    free(nginx_bin);
+    free(wrk);
+    return status;
+}
