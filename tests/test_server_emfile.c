@@ -93,6 +93,10 @@ static int emfile_server(void *arg)
 
 START_TEST(accept_at_the_descriptor_limit_backs_off_and_recovers)
 {
+    /* Valgrind keeps descriptors of its own and emulates RLIMIT_NOFILE, so
+     * "exactly one more descriptor fits" does not hold there. */
+    if (getenv("COLOOP_UNDER_VALGRIND"))
+        return;
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
