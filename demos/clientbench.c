@@ -10,6 +10,7 @@
  * peer that is not installed is skipped with a message.
  *
  *     build/demos/clientbench [seconds per figure, default 3]
+ *     CLIENTBENCH_SERVER=builtin build/demos/clientbench    (skip nginx)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -271,7 +272,9 @@ int main(int argc, char **argv)
     if (argc > 1)
         seconds = atoi(argv[1]) > 0 ? atoi(argv[1]) : 3;
     signal(SIGPIPE, SIG_IGN);
-    char *nginx_bin = find_program("nginx"), *wrk = find_program("wrk");
+    const char *which = getenv("CLIENTBENCH_SERVER");
+    char *nginx_bin = which && strcmp(which, "builtin") == 0 ? NULL : find_program("nginx");
+    char *wrk = find_program("wrk");
     struct nginx ng = { .pid = -1 };
     pthread_t responder;
     int lfd = -1, port;
@@ -282,6 +285,8 @@ int main(int argc, char **argv)
     } else {
         if (nginx_bin)
             fprintf(stderr, "clientbench: nginx did not start; using the built-in responder\n");
+        else if (which)
+            printf("clientbench: CLIENTBENCH_SERVER=%s: using the built-in coloop responder\n", which);
         else
             printf("clientbench: nginx not installed (apt-get install -y nginx): using the "
                    "built-in coloop responder\n");
