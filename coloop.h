@@ -26,5 +26,7 @@
 #include "http/httperr.h"
 #include "http/url.h"
 #include "http/parse.h"
+#include "http/server.h"
+#include "http/httpbin.h"
 
 #endif

@@ -24,7 +24,7 @@
 #define MSG_SIZE 64
 #define MANY 100
 
-static atomic_bool server_stop;
+static atomic_bool server_quit;
 static struct test_pki pki;
 
 struct server {
@@ -50,7 +50,7 @@ static int echo_conn(void *arg)
 static int accept_loop(void *arg)
 {
     struct server *sv = arg;
-    while (!atomic_load(&server_stop)) {
+    while (!atomic_load(&server_quit)) {
         int fd;
         int rc = sock_await_accept(sv->lfd, NULL, &fd, co_deadline_in_ms(100));
         if (rc == -ETIMEDOUT)
@@ -241,7 +241,7 @@ int main(int argc, char **argv)
         printf("\n");
         fflush(stdout);
     }
-    atomic_store(&server_stop, true);
+    atomic_store(&server_quit, true);
     pthread_join(server, NULL);
     sock_close(sv.lfd);
     loop_free(loop);

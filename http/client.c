@@ -52,12 +52,10 @@ static const char *describe_client_code(int code)
     return NULL;
 }
 
-/* co_strerror() answers for the client's codes, and for the parser's (which
- * httperr.c does not register yet: the two ranges are disjoint, so a later
- * registration there is harmless). */
+/* co_strerror() answers for the client's codes (httperr.c registers the
+ * parser's). */
 __attribute__((constructor)) static void register_client_errors(void)
 {
-    co_error_register_domain(HTTP_ERR_BASE + 1, HTTP_ERR_END - 1, describe_client_code);
     co_error_register_domain(HTTP_CLIENT_ERR_BASE + 1, HTTP_CLIENT_ERR_BASE + 499,
                              describe_client_code);
 }

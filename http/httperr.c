@@ -3,6 +3,7 @@
  * to find the paragraph of RFC 9112/9110/3986 (or the coloop decision) behind
  * a refusal.  Codes outside the range go to co_strerror(). */
 #include "http/httperr.h"
+#include <stddef.h>
 #include "runtime/error.h"
 
 static const char *const http_messages[] = {
@@ -103,4 +104,17 @@ const char *http_strerror(int code)
     if (c > HTTP_ERR_BASE && c < HTTP_ERR_END)
         return http_messages[c - HTTP_ERR_BASE];
     return co_strerror(code);
+}
+
+/* The parser's codes answer through co_strerror() too, so a program that
+ * links only the parser (no client) still gets words for them. */
+static const char *describe_parser_code(int code)
+{
+    return code > HTTP_ERR_BASE && code < HTTP_ERR_END ? http_messages[code - HTTP_ERR_BASE]
+                                                      : NULL;
+}
+
+__attribute__((constructor)) static void register_parser_errors(void)
+{
+    co_error_register_domain(HTTP_ERR_BASE + 1, HTTP_ERR_END - 1, describe_parser_code);
 }
