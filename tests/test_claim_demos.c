@@ -1,0 +1,127 @@
+/* test_claim_demos.c - the demos of claims C15-C19 (demos/colour.c,
+ * sync_async.c, mixing.c, debugview.c) run in their quick configuration;
+ * each output is checked for its shape and for the outcome it is about.
+ * The suite runs from $(BUILD)/tests, next to $(BUILD)/demos. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "tests/support.h"
+
+static char output[65536];
+
+/* Run a command, keep stdout+stderr in `output`, return its exit status. */
+static int run(const char *cmd)
+{
+    char full[256];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    ck_assert_ptr_nonnull(p);
+    size_t n = fread(output, 1, sizeof output - 1, p);
+    output[n] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define ck_assert_output_has(needle) \
+    ck_assert_msg(strstr(output, (needle)) != NULL, "'%s' not in the output:\n%s", (needle), output)
+
+/* The number printed right after `label` (skipping spaces) at or after
+ * `from`, or -1. */
+static double number_after(const char *from, const char *label)
+{
+    const char *at = strstr(from ? from : output, label);
+    return at ? strtod(at + strlen(label), NULL) : -1;
+}
+
+/* The text after "total" and the time on the row labelled `label`. */
+static void row_total_and_ms(const char *label, double *total, double *ms)
+{
+    const char *row = strstr(output, label);
+    ck_assert_msg(row != NULL, "no row '%s' in:\n%s", label, output);
+    char *end;
+    *total = strtod(strstr(row, "total") + strlen("total"), &end);
+    *ms = strtod(end, NULL);
+}
+
+/* --- colour (C16) ---------------------------------------------------------- */
+
+START_TEST(colour_both_versions_agree_and_concurrent_is_faster)
+{
+    ck_assert_int_eq(run("../demos/colour --quick"), 0);
+    /* the diff: the chain is untouched, the HTTP call is an added line */
+    ck_assert_output_has("  - static int lookup_price_in_table(int item)");
+    ck_assert_output_has("  + static int lookup_price_over_http(int item)");
+    ck_assert_output_has("  +     int rc = http_await_get(shop.client, url, &r, CO_NO_DEADLINE);");
+    ck_assert_output_has("        return cents;");   /* a context line: unchanged */
+    /* the colour moved to run time: outside a task, version 2 is refused */
+    ck_assert_output_has("http_await_request() called outside a task");
+    double table, seq, conc, table_ms, seq_ms, conc_ms;
+    row_total_and_ms("version 1, table, plain main()", &table, &table_ms);
+    row_total_and_ms("version 2, HTTP, one task (sequential)", &seq, &seq_ms);
+    row_total_and_ms("version 2, HTTP, one task per item (concurrent)", &conc, &conc_ms);
+    ck_assert_double_gt(table, 0);
+    ck_assert_double_eq(table, seq);
+    ck_assert_double_eq(seq, conc);
+    ck_assert_output_has("same results: yes");
+    ck_assert_double_ge(seq_ms, 20 * 20);      /* 20 requests of 20 ms, one after another */
+    ck_assert_double_lt(conc_ms, seq_ms / 2);  /* all at once */
+    ck_assert_output_has("Why:");
+}
+END_TEST
+
+/* --- sync_async (C17, C18) ------------------------------------------------- */
+
+START_TEST(sync_async_runs_a_fan_out_from_plain_code_and_refuses_to_nest)
+{
+    ck_assert_int_eq(run("../demos/sync_async --quick"), 0);
+    ck_assert_output_has("step 3 (plain code again): 20 of 20 answered 200");
+    double fan_out = number_after(strstr(output, "step 3"), "bytes, in");
+    ck_assert_double_gt(fan_out, 0);
+    ck_assert_double_lt(fan_out, 20 * 40 / 2);   /* overlapped, not 20 x 40 ms */
+    /* the nested run: refused, by its message and its code's words */
+    ck_assert_output_has("coloop: co_run() called at demos/sync_async.c:");
+    ck_assert_output_has("while a loop is running on this thread (from task 'handler_task')");
+    ck_assert_output_has("fetch_all() returned -10004: a loop is already running on this thread "
+                         "(co_run cannot nest)");
+    ck_assert_output_has("await_fetch_all(urls, 20): 20 answered 200");
+    /* the blocking boundary: directly it serialises, on the pool it overlaps */
+    double direct = number_after(NULL, "called directly in the task");
+    double pooled = number_after(NULL, "through the pool, await_thread() (to_thread)");
+    ck_assert_double_ge(direct, 100 + 40 - 5);
+    ck_assert_double_lt(pooled, direct - 20);
+    ck_assert_output_has("Why:");
+}
+END_TEST
+
+START_TEST(every_demo_has_help_and_rejects_unknown_arguments)
+{
+    static const char *const demos[] = { "colour", "sync_async" };
+    for (size_t i = 0; i < sizeof demos / sizeof demos[0]; i++) {
+        char cmd[128];
+        snprintf(cmd, sizeof cmd, "../demos/%s --help", demos[i]);
+        ck_assert_int_eq(run(cmd), 0);
+        ck_assert_output_has("usage:");
+        ck_assert_output_has("--quick");
+        snprintf(cmd, sizeof cmd, "../demos/%s --no-such-option", demos[i]);
+        ck_assert_int_eq(run(cmd), 2);
+        ck_assert_output_has("unknown argument '--no-such-option'");
+    }
+}
+END_TEST
+
+static Suite *claim_demos_suite(void)
+{
+    Suite *s = suite_create("claim_demos");
+    TCase *tc = tcase_create("claim_demos");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, colour_both_versions_agree_and_concurrent_is_faster);
+    tcase_add_test(tc, sync_async_runs_a_fan_out_from_plain_code_and_refuses_to_nest);
+    tcase_add_test(tc, every_demo_has_help_and_rejects_unknown_arguments);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+COLOOP_TEST_SUITE(claim_demos_suite)
