@@ -96,9 +96,34 @@ START_TEST(sync_async_runs_a_fan_out_from_plain_code_and_refuses_to_nest)
 }
 END_TEST
 
+/* --- mixing (C15) --------------------------------------------------------- */
+
+START_TEST(mixing_watchdog_names_the_blocked_task_and_the_fixes_answer)
+{
+    ck_assert_int_eq(run("../demos/mixing --quick"), 0);
+    /* named while it blocks: task, spawn site, system call, our function */
+    ck_assert_output_has("'blocking-client' (spawned at demos/mixing.c:");
+    ck_assert_output_has("has held the loop for");
+    ck_assert_output_has("It is blocked in read, right now:");
+    ck_assert_output_has("blocking_http_get");
+    ck_assert_output_has("gave the loop back after holding it for");
+    /* it ended by itself, unanswered; then both fixes were answered */
+    double gave_up = number_after(NULL, "-> no answer: gave up after");
+    ck_assert_double_ge(gave_up, 450);
+    ck_assert_output_has("(read() timed out: SO_RCVTIMEO)");
+    const char *fix1 = strstr(output, "2. Fix: the coroutine client");
+    const char *fix2 = strstr(output, "3. Fix: the same blocking client on the worker pool");
+    ck_assert_ptr_nonnull(fix1);
+    ck_assert_ptr_nonnull(fix2);
+    ck_assert_ptr_nonnull(strstr(fix1, "-> 200 after"));
+    ck_assert_ptr_nonnull(strstr(fix2, "-> 200 after"));
+    ck_assert_output_has("Why:");
+}
+END_TEST
+
 START_TEST(every_demo_has_help_and_rejects_unknown_arguments)
 {
-    static const char *const demos[] = { "colour", "sync_async" };
+    static const char *const demos[] = { "colour", "sync_async", "mixing" };
     for (size_t i = 0; i < sizeof demos / sizeof demos[0]; i++) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "../demos/%s --help", demos[i]);
@@ -119,6 +144,7 @@ static Suite *claim_demos_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, colour_both_versions_agree_and_concurrent_is_faster);
     tcase_add_test(tc, sync_async_runs_a_fan_out_from_plain_code_and_refuses_to_nest);
+    tcase_add_test(tc, mixing_watchdog_names_the_blocked_task_and_the_fixes_answer);
     tcase_add_test(tc, every_demo_has_help_and_rejects_unknown_arguments);
     suite_add_tcase(s, tc);
     return s;
