@@ -121,9 +121,64 @@ START_TEST(mixing_watchdog_names_the_blocked_task_and_the_fixes_answer)
 }
 END_TEST
 
+/* --- debugview (C19) ------------------------------------------------------- */
+
+/* The first line at or after `from` that contains `needle`, or "". */
+static const char *line_with(const char *from, const char *needle)
+{
+    static char line[512];
+    line[0] = '\0';
+    const char *at = from ? strstr(from, needle) : NULL;
+    if (!at)
+        return line;
+    const char *start = at;
+    while (start > output && start[-1] != '\n')
+        start--;
+    const char *end = strchr(at, '\n');
+    size_t len = end ? (size_t)(end - start) : strlen(start);
+    snprintf(line, sizeof line, "%.*s", (int)len, start);
+    return line;
+}
+
+#define ck_assert_line_has(line, needle) \
+    ck_assert_msg(strstr((line), (needle)) != NULL, "'%s' not in the line '%s'", (needle), (line))
+
+START_TEST(debugview_dumps_show_the_stuck_task_and_the_watchdog_its_stack)
+{
+    ck_assert_int_eq(run("../demos/debugview --quick"), 0);
+    /* 1. SIGQUIT at the process: the loop's dump, every task, the stuck one
+     *    with its state, what it waits on and its spawn site */
+    const char *sigquit = strstr(output, "coloop: SIGQUIT: task dump");
+    ck_assert_msg(sigquit != NULL, "no SIGQUIT dump in:\n%s", output);
+    const char *stuck = line_with(sigquit, "stuck-fetch ");
+    ck_assert_line_has(stuck, "waiting  waiting for fd");
+    ck_assert_line_has(stuck, "readable");
+    ck_assert_line_has(stuck, "spawned at demos/debugview.c:");
+    ck_assert_line_has(line_with(sigquit, "crawler-1 "), "spawned at demos/debugview.c:");
+    /* 2. on request: the crawl's main task joins the stuck one */
+    const char *api = strstr(output, "loop_dump_tasks(loop_current(), stdout)");
+    ck_assert_ptr_nonnull(api);
+    const char *crawl = line_with(api, " crawl ");
+    ck_assert_line_has(crawl, "joining task #");
+    ck_assert_line_has(crawl, "'stuck-fetch'");
+    ck_assert_line_has(line_with(api, "stuck-fetch "), "waiting for fd");
+    /* 3. the watchdog, live, with the computing function on top */
+    const char *dog = strstr(output, "'indexer' (spawned at demos/debugview.c:");
+    ck_assert_msg(dog != NULL, "no watchdog report in:\n%s", output);
+    ck_assert_line_has(line_with(dog, "'indexer'"), "has held the loop for");
+    ck_assert_ptr_nonnull(strstr(dog, "It is running (computing, not waiting), right now:"));
+    ck_assert_ptr_nonnull(strstr(dog, "build_index"));
+    /* the crawl itself, and the end of the stuck task */
+    ck_assert_output_has("12 pages fetched, 0 failed");
+    ck_assert_output_has("(Operation canceled)");
+    ck_assert_output_has("all_tasks()");
+    ck_assert_output_has("Why:");
+}
+END_TEST
+
 START_TEST(every_demo_has_help_and_rejects_unknown_arguments)
 {
-    static const char *const demos[] = { "colour", "sync_async", "mixing" };
+    static const char *const demos[] = { "colour", "sync_async", "mixing", "debugview" };
     for (size_t i = 0; i < sizeof demos / sizeof demos[0]; i++) {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "../demos/%s --help", demos[i]);
@@ -145,6 +200,7 @@ static Suite *claim_demos_suite(void)
     tcase_add_test(tc, colour_both_versions_agree_and_concurrent_is_faster);
     tcase_add_test(tc, sync_async_runs_a_fan_out_from_plain_code_and_refuses_to_nest);
     tcase_add_test(tc, mixing_watchdog_names_the_blocked_task_and_the_fixes_answer);
+    tcase_add_test(tc, debugview_dumps_show_the_stuck_task_and_the_watchdog_its_stack);
     tcase_add_test(tc, every_demo_has_help_and_rejects_unknown_arguments);
     suite_add_tcase(s, tc);
     return s;
