@@ -15,7 +15,7 @@
  *   2. the task dump on request (loop_dump_tasks), once the crawlers are
  *      done: now it shows who holds the program up, and on what;
  *   3. the watchdog's live backtrace of an 'indexer' task that computes for
- *      250 ms without yielding, printed while it is still running.
+ *      500 ms without yielding, printed while it is still running.
  *
  * Then it cancels the stuck task and the program ends.  After each view,
  * the program says what asyncio would show in that place.
@@ -162,9 +162,10 @@ static void view_on_request(void)
     printf("\n--- 2. The crawlers are done but the program does not end. Why?\n"
            "    loop_dump_tasks(loop_current(), stdout), called from a task ---\n");
     loop_dump_tasks(loop_current(), stdout);
-    printf("Read it from the top: 'crawl' joins 'stuck-fetch', which waits for its\n"
+    printf("Read it from the bottom: 'crawl' joins 'stuck-fetch', which waits for its\n"
            "socket to become readable: a server that does not answer. The line says\n"
-           "where the task was spawned, and the wait how long its timer has left.\n"
+           "where the task was spawned; the time left is the client's read timeout\n"
+           "(30 s by default), the only thing that would end this wait.\n"
            "asyncio: the same from asyncio.all_tasks(), one Task repr per task; the\n"
            "chain of awaits is in each coroutine's cr_await, found by walking it.\n");
 }
@@ -235,12 +236,12 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    static struct crawl c = { .pages = 24, .polite_ms = 100, .index_ms = 250 };
+    static struct crawl c = { .pages = 24, .polite_ms = 100, .index_ms = 500 };
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             c.pages = 12;
             c.polite_ms = 20;
-            c.index_ms = 250;   /* the watchdog's report (addr2line) must come first */
+            c.index_ms = 500;   /* longer than the watchdog takes to symbolise its report */
         } else if (strcmp(argv[i], "--pages") == 0 && i + 1 < argc) {
             c.pages = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -264,10 +265,11 @@ int main(int argc, char **argv)
     }
     snprintf(c.origin, sizeof c.origin, "http://127.0.0.1:%d", httpbin_thread_port(server));
     printf("=== Debugging view  (C19) ===\n"
-           "%d crawler tasks fetch %d pages of %s/site/, pausing %d ms between\n"
-           "fetches. 'stuck-fetch' asks %s/delay/60000 and the crawl's main task\n"
-           "joins it. An inspector task looks at the loop while this runs.\n",
-           CRAWLERS, c.pages, c.origin, c.polite_ms, c.origin);
+           "%d crawler tasks fetch %d pages of %s/site/,\n"
+           "pausing %d ms between fetches. 'stuck-fetch' asks /delay/60000 (a minute\n"
+           "to answer) and the crawl's main task joins it. An inspector task looks at\n"
+           "the loop while this runs.\n",
+           CRAWLERS, c.pages, c.origin, c.polite_ms);
     double start = now_ms();
     rc = run_crawl(&c);
     httpbin_stop_thread(server, 100, NULL);
