@@ -158,7 +158,7 @@ struct options {
     int64_t connect_ms;         /* --connect-timeout; 0: the client's default */
     int64_t max_time_ms;        /* -m: each URL, redirects included; 0: none */
     int64_t read_ms;            /* --read-timeout; 0: the client's default */
-    uint64_t max_filesize;      /* --max-filesize; 0: the client's default cap */
+    uint64_t max_filesize;      /* --max-filesize; 0: none (a streamed body has no cap) */
     const char *cacert;         /* --cacert FILE */
     bool insecure;              /* -k */
     bool verbose;               /* -v */
@@ -195,7 +195,7 @@ static void help(void)
            "      --connect-timeout S   DNS + TCP connect + TLS handshake, seconds (default 10)\n"
            "  -m, --max-time S          each URL as a whole, redirects included (default: none)\n"
            "      --read-timeout S      the longest silence from the server (default 30)\n"
-           "      --max-filesize BYTES  the body cap, announced or not (default 8 MiB)\n"
+           "      --max-filesize BYTES  the body cap, announced or not (default: none)\n"
            "      --cacert FILE         trust the CAs in FILE (PEM) instead of the system store\n"
            "  -k, --insecure            do NOT verify certificates (tests only)\n"
            "  -o, --output FILE         the next URL's body to FILE ('-': stdout)\n"
@@ -564,8 +564,9 @@ static void verbose_request(const struct fetch *f, const struct http_header *fie
     }
     if (!ua)
         fprintf(stderr, "> User-Agent: %s\n", HTTP_USER_AGENT_DEFAULT);
-    if (f->hop.send_body)
-        fprintf(stderr, "> Content-Length: %zu\n", f->o->data_len);
+    const char *m = f->hop.method;
+    if (f->hop.send_body || !strcmp(m, "POST") || !strcmp(m, "PUT"))   /* as the client does */
+        fprintf(stderr, "> Content-Length: %zu\n", f->hop.send_body ? f->o->data_len : 0);
     fprintf(stderr, ">\n");
 }
 
@@ -768,14 +769,14 @@ static void error_line(const struct fetch *f, int exit_code, int rc, const struc
 {
     const char *url = f->o->urls[f->index];
     if (exit_code == EXIT_WRITE)
-        fprintf(stderr, "coloop-get: write: %s: %s (%s)\n", f->out_name,
+        fprintf(stderr, "coloop-get: write: %s: %s [%s]\n", f->out_name,
                 strerror(f->write_errno), url);
     else if (exit_code == EXIT_HTTP)
-        fprintf(stderr, "coloop-get: http: the server answered %d%s%s (--fail) (%s)\n",
+        fprintf(stderr, "coloop-get: http: the server answered %d%s%s (--fail) [%s]\n",
                 f->resp.status, f->resp.reason && *f->resp.reason ? " " : "",
                 f->resp.reason ? f->resp.reason : "", url);
     else
-        fprintf(stderr, "coloop-get: %s: %s%s%s (%s)\n", kind_name(exit_code), co_strerror(rc),
+        fprintf(stderr, "coloop-get: %s: %s%s%s [%s]\n", kind_name(exit_code), co_strerror(rc),
                 why->text[0] ? ": " : "", why->text, url);
 }
 
