@@ -14,8 +14,10 @@
  *
  * How it is built, and why:
  *   - One task does everything: co_run() runs await_fetch_all() on a fresh
- *     loop.  Nothing else runs beside it, so writing the body to stdout with
- *     plain blocking stdio is fine here (in a server it would not be).
+ *     loop.  Even so, output that can block (stdout into a pipe whose reader
+ *     is slow) is written on the worker pool, not on the loop's thread: a
+ *     loop stopped in write(2) stops its clock, and the client's next read
+ *     timeout would fire at once (struct sink says more).
  *   - The client follows no redirects itself (max_redirects = -1): -L is
  *     done here, hop by hop, with the client's own rules (follow_redirect),
  *     because -i, -D and -v show every response head, and the client's
@@ -38,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "coloop.h"
@@ -439,30 +442,111 @@ static int parse_args(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* ---- printing heads ---- */
+/* ---- output: where bodies and heads go ---- */
 
-/* A response head as it came (reconstructed from the parsed fields, so
- * whitespace around values is normalized), each line ending in `eol` and
- * starting with `prefix`; a blank line after it when eol is CRLF. */
-static void print_head(FILE *f, const struct http_response *r, const char *prefix,
-                       const char *eol)
+/* A destination for the body, the -i heads or -D.  A regular file takes
+ * its bytes at once; a pipe or a terminal may make write(2) wait for as long
+ * as its reader likes, and a wait on the loop's thread would stop the loop:
+ * its clock would stand still and the client's next read timeout would fire
+ * at once (try `coloop-get URL | (sleep 5; cat)` with that mistake in).  So
+ * those are written on the worker pool, like any other blocking call. */
+struct sink {
+    FILE *f;                    /* the stream (stdout or a file we opened) */
+    const char *name;           /* for messages: "stdout" or the path */
+    bool direct;                /* a regular file: written on the loop's thread */
+    int err;                    /* the first write error (errno), 0 if none */
+};
+
+static void sink_init(struct sink *s, FILE *f, const char *name)
 {
-    fprintf(f, "%sHTTP/1.%u %d%s%s%s", prefix, r->version_minor, r->status,
-            r->reason && *r->reason ? " " : "", r->reason ? r->reason : "", eol);
-    for (size_t i = 0; i < r->header_count; i++)
-        fprintf(f, "%s%s: %s%s", prefix, r->headers[i].name, r->headers[i].value, eol);
-    if (strcmp(eol, "\r\n") == 0)
-        fputs(eol, f);
+    struct stat st;
+    *s = (struct sink){ .f = f, .name = name };
+    s->direct = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* A chunked body's trailer fields (nothing if there were none). */
-static void print_trailers(FILE *f, const struct http_response *r, const char *prefix,
-                           const char *eol)
+struct write_job {
+    FILE *f;
+    const char *data;
+    size_t len;
+};
+
+/* On a worker thread: write and flush, so the bytes leave here, not later
+ * on the loop's thread.  0 or an errno (errno is per thread: this one is
+ * the worker's own). */
+static int write_job_run(void *arg)
 {
-    for (size_t i = 0; i < r->trailer_count; i++)
-        fprintf(f, "%s%s: %s%s", prefix, r->trailers[i].name, r->trailers[i].value, eol);
-    if (r->trailer_count > 0 && strcmp(eol, "\r\n") == 0)
-        fputs(eol, f);
+    const struct write_job *j = arg;
+    if (fwrite(j->data, 1, j->len, j->f) != j->len || fflush(j->f) != 0)
+        return errno ? errno : EIO;
+    return 0;
+}
+
+/* Write len bytes to s.  Suspends (unless s is a regular file).  0, or the
+ * negated errno of the first failure (kept in s->err: later writes fail too). */
+static int await_sink_write(struct sink *s, const char *data, size_t len)
+{
+    if (s->err || len == 0)
+        return -s->err;
+    int err = 0;
+    if (s->direct) {
+        if (fwrite(data, 1, len, s->f) != len)
+            err = errno ? errno : EIO;      /* read right after the call: still ours */
+    } else {
+        struct write_job job = { s->f, data, len };
+        int rc = await_thread(write_job_run, &job, sizeof job, &err, CO_NO_DEADLINE);
+        if (rc < 0)
+            err = -rc;
+    }
+    s->err = err;
+    return -err;
+}
+
+/* A response head as text (reconstructed from the parsed fields, so the
+ * whitespace around values is normalized), each line starting with
+ * `prefix` and ending in `eol`, and a blank line after it when eol is CRLF
+ * (the wire format: -i, -D); then, with `trailers`, the trailer fields
+ * instead of the head.  malloc'd (*len bytes), or NULL. */
+static char *format_fields(const struct http_response *r, bool trailers, const char *prefix,
+                           const char *eol, size_t *len)
+{
+    char *text = NULL;
+    FILE *m = open_memstream(&text, len);
+    if (!m)
+        return NULL;
+    const struct http_header *fields = trailers ? r->trailers : r->headers;
+    size_t n = trailers ? r->trailer_count : r->header_count;
+    if (!trailers)
+        fprintf(m, "%sHTTP/1.%u %d%s%s%s", prefix, r->version_minor, r->status,
+                r->reason && *r->reason ? " " : "", r->reason ? r->reason : "", eol);
+    for (size_t i = 0; i < n; i++)
+        fprintf(m, "%s%s: %s%s", prefix, fields[i].name, fields[i].value, eol);
+    if ((!trailers || n > 0) && strcmp(eol, "\r\n") == 0)
+        fputs(eol, m);
+    fclose(m);
+    return text;
+}
+
+/* The head (or trailers) of r to s in the wire format.  Suspends. */
+static void await_print_fields(struct sink *s, const struct http_response *r, bool trailers)
+{
+    size_t len;
+    char *text = format_fields(r, trailers, "", "\r\n", &len);
+    if (text)
+        await_sink_write(s, text, len);
+    else
+        s->err = s->err ? s->err : ENOMEM;
+    free(text);
+}
+
+/* -v: the same on stderr, "< " before each line.  Diagnostics are written
+ * directly: stderr is unbuffered and usually a terminal. */
+static void verbose_fields(const struct http_response *r, bool trailers)
+{
+    size_t len;
+    char *text = format_fields(r, trailers, "< ", "\n", &len);
+    if (text)
+        fputs(text, stderr);
+    free(text);
 }
 
 static double ms(int64_t ns)
@@ -497,13 +581,11 @@ struct fetch {
     size_t index;               /* which URL (0-based) */
     struct hop hop;
     struct http_response resp;  /* the current hop's response */
-    FILE *out;                  /* body (and -i / -I heads) */
-    const char *out_name;       /* for messages */
-    FILE *dump;                 /* -D, or NULL */
+    struct sink out;            /* body (and -i / -I heads) */
+    struct sink *dump;          /* -D, or NULL */
     bool head_done;             /* this hop's head has been shown */
     bool redirecting;           /* this hop's response is a redirect we follow: no body */
     bool failing;               /* --fail and status >= 400: no body */
-    int write_errno;            /* why writing the body failed, 0 if it did not */
     int redirects;              /* hops followed */
 };
 
@@ -616,17 +698,17 @@ static void await_head_known(struct fetch *f)
     f->failing = o->fail && r->status >= 400;
     if (o->verbose) {
         await_verbose_connection(f);
-        print_head(stderr, r, "< ", "\n");
+        verbose_fields(r, false);
     }
     if (f->dump)
-        print_head(f->dump, r, "", "\r\n");
+        await_print_fields(f->dump, r, false);
     if ((o->include || o->head) && !f->failing)
-        print_head(f->out, r, "", "\r\n");
+        await_print_fields(&f->out, r, false);
 }
 
 /* The client's on_body callback: pieces of the current hop's body, in
  * order.  The client has filled in resp's status and fields by the time the
- * first piece arrives.  Suspends (await_head_known). */
+ * first piece arrives.  Suspends (await_head_known, await_sink_write). */
 static int await_body_piece(void *arg, const char *data, size_t len)
 {
     struct fetch *f = arg;
@@ -634,11 +716,7 @@ static int await_body_piece(void *arg, const char *data, size_t len)
         await_head_known(f);
     if (f->redirecting || f->failing)
         return 0;                   /* read, so the connection stays usable; not written */
-    if (fwrite(data, 1, len, f->out) != len) {
-        f->write_errno = errno ? errno : EIO;   /* no suspension since fwrite: still ours */
-        return -f->write_errno;
-    }
-    return 0;
+    return await_sink_write(&f->out, data, len);
 }
 
 /* -L: turn the current hop into the next one, per the response's Location.
@@ -768,9 +846,10 @@ static void json_line(FILE *j, const struct fetch *f, int exit_code, int rc,
 static void error_line(const struct fetch *f, int exit_code, int rc, const struct net_detail *why)
 {
     const char *url = f->o->urls[f->index];
-    if (exit_code == EXIT_WRITE)
-        fprintf(stderr, "coloop-get: write: %s: %s [%s]\n", f->out_name,
-                strerror(f->write_errno), url);
+    if (exit_code == EXIT_WRITE) {
+        const struct sink *bad = f->out.err ? &f->out : f->dump;
+        fprintf(stderr, "coloop-get: write: %s: %s [%s]\n", bad->name, strerror(bad->err), url);
+    }
     else if (exit_code == EXIT_HTTP)
         fprintf(stderr, "coloop-get: http: the server answered %d%s%s (--fail) [%s]\n",
                 f->resp.status, f->resp.reason && *f->resp.reason ? " " : "",
@@ -802,38 +881,32 @@ static bool remote_name(const char *url, char *buf, size_t len)
 static int open_output(struct fetch *f, char *name, size_t name_len)
 {
     const struct options *o = f->o;
-    f->out = stdout;
-    f->out_name = "stdout";
-    if (f->index >= o->output_count)
-        return 0;
-    const char *path = o->outputs[f->index].path;
-    if (!path) {
+    const char *path = f->index < o->output_count ? o->outputs[f->index].path : "-";
+    if (!path) {                        /* -O */
         if (!remote_name(o->urls[f->index], name, name_len)) {
             fprintf(stderr, "coloop-get: write: -O: no file name in %s\n", o->urls[f->index]);
             return EXIT_WRITE;
         }
         path = name;
     }
-    if (strcmp(path, "-") == 0)
-        return 0;
-    if (!(f->out = fopen(path, "wb"))) {
+    FILE *file = strcmp(path, "-") == 0 ? stdout : fopen(path, "wb");
+    if (!file) {
         fprintf(stderr, "coloop-get: write: %s: %s\n", path, strerror(errno));
-        f->out = NULL;
         return EXIT_WRITE;
     }
-    f->out_name = path;
+    sink_init(&f->out, file, file == stdout ? "stdout" : path);
     return 0;
 }
 
-/* Flush (and close a file): a full disk often shows only here. */
-static void close_output(struct fetch *f)
+/* Flush (and close a file we opened): a full disk may show only here. */
+static void close_sink(struct sink *s)
 {
-    int failed = fflush(f->out) != 0 || ferror(f->out);
+    bool failed = fflush(s->f) != 0 || ferror(s->f);
     int err = errno;
-    if (f->out != stdout)
-        failed |= fclose(f->out) != 0;
-    if (failed && !f->write_errno)
-        f->write_errno = err ? err : EIO;
+    if (s->f != stdout)
+        failed |= fclose(s->f) != 0;
+    if (failed && !s->err)
+        s->err = err ? err : EIO;
 }
 
 /* ---- the program ---- */
@@ -841,7 +914,7 @@ static void close_output(struct fetch *f)
 struct program {
     struct options o;
     tls_ctx *tls;               /* from --cacert / -k, or NULL: the client's default */
-    FILE *dump;                 /* -D */
+    struct sink dump;           /* -D (dump.f NULL without) */
     FILE *json;                 /* --json: stderr or --json-out */
 };
 
@@ -849,7 +922,7 @@ struct program {
  * code. */
 static int await_fetch_url(struct program *p, http_client *c, size_t i)
 {
-    struct fetch f = { .o = &p->o, .index = i, .dump = p->dump };
+    struct fetch f = { .o = &p->o, .index = i, .dump = p->dump.f ? &p->dump : NULL };
     struct net_detail why = { "" };
     char name[256];
     int exit_code = open_output(&f, name, sizeof name);
@@ -867,18 +940,21 @@ static int await_fetch_url(struct program *p, http_client *c, size_t i)
             break;
     }
     int64_t total_ns = mono_ns() - t0;
-    if (rc == 0) {
+    if (rc == 0) {                      /* the trailers come after the body */
         if ((p->o.include || p->o.head) && !f.failing)
-            print_trailers(f.out, &f.resp, "", "\r\n");
+            await_print_fields(&f.out, &f.resp, true);
         if (f.dump)
-            print_trailers(f.dump, &f.resp, "", "\r\n");
+            await_print_fields(f.dump, &f.resp, true);
         if (p->o.verbose)
-            print_trailers(stderr, &f.resp, "< ", "\n");
+            verbose_fields(&f.resp, true);
     } else if (!why.text[0]) {
         why = f.resp.detail;
     }
-    close_output(&f);
-    exit_code = f.write_errno ? EXIT_WRITE : rc < 0 ? classify(rc) : f.failing ? EXIT_HTTP : 0;
+    close_sink(&f.out);
+    if (f.dump)
+        fflush(f.dump->f);
+    bool write_failed = f.out.err || (f.dump && f.dump->err);
+    exit_code = write_failed ? EXIT_WRITE : rc < 0 ? classify(rc) : f.failing ? EXIT_HTTP : 0;
     if (p->o.verbose && rc == 0)
         fprintf(stderr, "* %" PRIu64 " body bytes, first byte after %.3f ms, %.3f ms in all\n",
                 f.resp.body_received, ms(f.resp.timings.first_byte_ns), ms(total_ns));
@@ -938,16 +1014,20 @@ static int make_tls(struct program *p)
     return 0;
 }
 
-/* -D and --json-out files.  0, or EXIT_WRITE. */
+/* -D and --json-out files.  0, or EXIT_WRITE (message printed). */
 static int open_reports(struct program *p)
 {
     const struct options *o = &p->o;
-    if (o->dump_path)
-        p->dump = strcmp(o->dump_path, "-") == 0 ? stdout : fopen(o->dump_path, "wb");
-    if (o->json)
-        p->json = o->json_path ? fopen(o->json_path, "w") : stderr;
-    const char *bad = o->dump_path && !p->dump ? o->dump_path : o->json && !p->json ? o->json_path
-                                                                                    : NULL;
+    const char *bad = NULL;
+    if (o->dump_path) {
+        FILE *d = strcmp(o->dump_path, "-") == 0 ? stdout : fopen(o->dump_path, "wb");
+        if (d)
+            sink_init(&p->dump, d, d == stdout ? "stdout" : o->dump_path);
+        else
+            bad = o->dump_path;
+    }
+    if (o->json && !bad && !(p->json = o->json_path ? fopen(o->json_path, "w") : stderr))
+        bad = o->json_path;
     if (bad) {
         fprintf(stderr, "coloop-get: write: %s: %s\n", bad, strerror(errno));
         return EXIT_WRITE;
@@ -957,9 +1037,11 @@ static int open_reports(struct program *p)
 
 static int close_reports(struct program *p)
 {
-    int failed = 0;
-    if (p->dump && p->dump != stdout)
-        failed |= fclose(p->dump) != 0;
+    bool failed = false;
+    if (p->dump.f) {
+        close_sink(&p->dump);
+        failed |= p->dump.err != 0;
+    }
     if (p->json && p->json != stderr)
         failed |= fclose(p->json) != 0;
     return failed ? EXIT_WRITE : 0;

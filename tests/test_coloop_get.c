@@ -124,6 +124,41 @@ static void run_into(struct result *r, const char *out, const char *const *args)
     drop_sanitizer_lines(r->err);
 }
 
+/* Run the program with stdout into a pipe nobody reads for `stall_ms`,
+ * then read it all: a slow consumer, like `coloop-get URL | less`. */
+static void run_into_slow_pipe(struct result *r, int stall_ms, const char *const *args)
+{
+    const char *argv[40] = { prog };
+    for (size_t n = 1; args[n - 1] && n < 39; n++)
+        argv[n] = args[n - 1];
+    int fds[2];
+    ck_assert_int_eq(pipe2(fds, O_CLOEXEC), 0);
+    char err_path[128];
+    snprintf(err_path, sizeof err_path, "%s/stderr", dir);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, prog, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    ck_assert_int_eq(rc, 0);
+    usleep((useconds_t)stall_ms * 1000);
+    char buf[65536];
+    ssize_t got;
+    r->out_len = 0;
+    while ((got = read(fds[0], buf, sizeof buf)) > 0)
+        r->out_len += (size_t)got;
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        ;
+    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    slurp("stderr", r->err, sizeof r->err);
+    drop_sanitizer_lines(r->err);
+}
+
 #define GET(...) run_into(&R, NULL, (const char *const[]){ __VA_ARGS__, NULL })
 #define GET_TO(out, ...) run_into(&R, (out), (const char *const[]){ __VA_ARGS__, NULL })
 
@@ -442,6 +477,21 @@ START_TEST(max_filesize_caps_announced_and_unannounced_bodies)
     bin_stop(NULL);
     ck_assert_int_eq(R.code, 0);
     ck_assert_uint_eq(R.out_len, 100);
+}
+END_TEST
+
+START_TEST(a_slow_reader_of_stdout_does_not_trip_the_read_timeout)
+{
+    /* The body fills the pipe (64 KiB) in about 300 ms, then the program
+     * cannot write for 600 ms, twice the read timeout.  Written on the
+     * loop's thread, that stall would freeze the loop's clock and the next
+     * read would time out at once; written on the pool, nothing notices. */
+    bin_start(NULL);
+    run_into_slow_pipe(&R, 900, (const char *const[]){ "--read-timeout", "0.3",
+                       url("/drip?bytes=200000&duration=1000"), NULL });
+    bin_stop(NULL);
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    ck_assert_uint_eq(R.out_len, 200000);
 }
 END_TEST
 
@@ -770,6 +820,7 @@ static Suite *coloop_get_suite(void)
     tcase_add_test(tc, verbose_shows_connection_request_and_response);
     tcase_add_test(tc, json_out_writes_one_line_per_url_with_errors_named);
     tcase_add_test(tc, max_filesize_caps_announced_and_unannounced_bodies);
+    tcase_add_test(tc, a_slow_reader_of_stdout_does_not_trip_the_read_timeout);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
