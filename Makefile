@@ -3,6 +3,7 @@
 #   make demo     the essays' headline experiment (installs missing dependencies first)
 #   make check    every Check suite, plus the README's example
 #   make bench    the benchmark programs (figures, not pass/fail)
+#   make claims   every essay claim's demo in its short run, with fresh figures
 #   make fuzz     every libFuzzer target for FUZZ_SECONDS each (default 30; needs clang)
 #   make asan     the suites under AddressSanitizer + UBSan
 #   make valgrind the suites under Valgrind memcheck
@@ -76,7 +77,7 @@ DEMO_BINS := $(DEMO_SRCS:demos/%.c=$(BUILD)/demos/%)
 PRIVATE_HEADERS := $(wildcard */*_internal.h) runtime/internal.h runtime/watchdog.h http/chars.h
 HEADERS   := coloop.h $(filter-out $(PRIVATE_HEADERS),$(wildcard runtime/*.h net/*.h http/*.h))
 
-.PHONY: all lib demos tests check check-suites install-check demo bench bench-build asan valgrind fuzz install clean readme-example
+.PHONY: all lib demos tests check check-suites install-check demo bench bench-build asan valgrind fuzz claims install clean readme-example
 .DEFAULT_GOAL := all
 
 all: lib demos tests
@@ -181,6 +182,10 @@ valgrind:
 	@echo "== Check suites under Valgrind ($(SWITCH) switch) =="
 	@cd build/valgrind-$(SWITCH)/tests && CK_FORK=no COLOOP_UNDER_VALGRIND=1 valgrind -q --error-exitcode=1 --fair-sched=yes \
 	    --leak-check=full --errors-for-leak-kinds=definite --track-fds=yes ./check_coloop
+
+# docs/CLAIMS.md's commands, short configuration (tests/test_claims.c runs it too).
+claims: demos
+	@sh tools/claims.sh $(BUILD)
 
 # libFuzzer targets for the parser, the chunked decoder and the URL code
 # (tests/fuzz/run.sh builds them with clang, ASan and UBSan).
