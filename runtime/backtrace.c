@@ -103,29 +103,52 @@ int bt_scan_stack(uintptr_t sp, uintptr_t top, uintptr_t *pcs, int max)
     return n;
 }
 
-/* Ask addr2line for "function\nfile:line" of one program address. */
-static bool addr2line(uintptr_t offset, char *func, size_t flen, char *where, size_t wlen)
+/* What addr2line said about one program frame. */
+struct frame_name {
+    bool ok;
+    char func[256];
+    char where[512];
+};
+
+#define BT_SYMBOLISE_MAX 64     /* frames looked up in one addr2line run */
+
+/* Ask ONE addr2line process for "function\nfile:line" of every program
+ * address in offsets[0..n) (one process per frame made a 4-frame report
+ * take over 100 ms, so the watchdog's "has held the loop" could arrive after
+ * the task had already let go).  names[i].ok is false where it had no
+ * answer. */
+static void addr2line_all(const uintptr_t *offsets, int n, struct frame_name *names)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "addr2line -f -C -e /proc/%d/exe 0x%lx 2>/dev/null",
-             (int)getpid(), (unsigned long)offset);
+    char cmd[96 + BT_SYMBOLISE_MAX * 20];
+    int len = snprintf(cmd, sizeof cmd, "addr2line -f -C -e /proc/%d/exe", (int)getpid());
+    for (int i = 0; i < n; i++)
+        len += snprintf(cmd + len, sizeof cmd - (size_t)len, " 0x%lx", (unsigned long)offsets[i]);
+    snprintf(cmd + len, sizeof cmd - (size_t)len, " 2>/dev/null");
     FILE *p = popen(cmd, "r");
     if (!p)
-        return false;
-    bool ok = fgets(func, (int)flen, p) && fgets(where, (int)wlen, p);
+        return;
+    for (int i = 0; i < n; i++) {
+        struct frame_name *nm = &names[i];
+        if (!fgets(nm->func, sizeof nm->func, p) || !fgets(nm->where, sizeof nm->where, p))
+            break;
+        nm->func[strcspn(nm->func, "\n")] = '\0';
+        nm->where[strcspn(nm->where, "\n")] = '\0';
+        nm->ok = strcmp(nm->func, "??") != 0;
+    }
     pclose(p);
-    func[strcspn(func, "\n")] = '\0';
-    where[strcspn(where, "\n")] = '\0';
-    return ok && strcmp(func, "??") != 0;
 }
 
-static void print_frame(FILE *out, int i, uintptr_t pc, bool is_return_address)
+/* The address to look up for frame i: the call, not what follows it. */
+static uintptr_t lookup_address(const uintptr_t *pcs, int i, int first_is_pc)
 {
-    uintptr_t lookup = is_return_address ? pc - 1 : pc;   /* the call, not what follows it */
-    const struct code_segment *seg = segment_of(lookup);
-    char func[256], where[512];
-    if (seg && seg->is_program && addr2line(lookup - seg->bias, func, sizeof func, where, sizeof where)) {
-        fprintf(out, "    #%-2d %s at %s\n", i, func, where);
+    return (i == 0 && first_is_pc) ? pcs[i] : pcs[i] - 1;
+}
+
+static void print_frame(FILE *out, int i, uintptr_t pc, uintptr_t lookup,
+                        const struct frame_name *name)
+{
+    if (name && name->ok) {
+        fprintf(out, "    #%-2d %s at %s\n", i, name->func, name->where);
         return;
     }
     Dl_info info;
@@ -145,6 +168,26 @@ static void print_frame(FILE *out, int i, uintptr_t pc, bool is_return_address)
 
 void bt_print(FILE *out, const uintptr_t *pcs, int n, int first_is_pc)
 {
-    for (int i = 0; i < n; i++)
-        print_frame(out, i, pcs[i], !(i == 0 && first_is_pc));
+    /* Collect the frames in the program itself (libraries are named by
+     * dladdr), symbolise them in one go, then print every frame in order. */
+    uintptr_t offsets[BT_SYMBOLISE_MAX];
+    int slot[BT_SYMBOLISE_MAX];
+    struct frame_name names[BT_SYMBOLISE_MAX];
+    int wanted = 0;
+    for (int i = 0; i < n && i < BT_SYMBOLISE_MAX; i++) {
+        uintptr_t lookup = lookup_address(pcs, i, first_is_pc);
+        const struct code_segment *seg = segment_of(lookup);
+        slot[i] = -1;
+        if (seg && seg->is_program) {
+            slot[i] = wanted;
+            offsets[wanted++] = lookup - seg->bias;
+        }
+    }
+    memset(names, 0, sizeof names);
+    if (wanted > 0)
+        addr2line_all(offsets, wanted, names);
+    for (int i = 0; i < n; i++) {
+        int k = i < BT_SYMBOLISE_MAX ? slot[i] : -1;
+        print_frame(out, i, pcs[i], lookup_address(pcs, i, first_is_pc), k >= 0 ? &names[k] : NULL);
+    }
 }
