@@ -144,7 +144,10 @@ check-suites: tests
 
 # The headline experiment: 100 requests to a 1-second endpoint, five ways
 # (about 45 s; DEMO_ARGS=--quick for a 2-second run, DEMO_ARGS=--help for more).
-demo: $(BUILD)/demos/headline
+# The build is done in parallel (one job per CPU) so a newcomer waits for the
+# experiment, not for the compiler.
+demo:
+	@$(MAKE) --no-print-directory -j$(shell nproc 2>/dev/null || echo 2) $(BUILD)/demos/headline
 	@$(BUILD)/demos/headline $(DEMO_ARGS)
 
 # Every benchmark that exercises the runtime runs twice when the asm switch
