@@ -26,11 +26,13 @@
  *     never sits in memory; --max-filesize becomes the request's body cap,
  *     which the parser enforces whether or not the size was announced.
  *
- * What the client does not expose, and so is not shown: interim 1xx
- * responses (the client skips them, as it should, but does not hand their
- * heads out, so -D cannot write them), and the negotiated TLS version and
- * ALPN protocol (-v says whether and against what the certificate was
- * verified, and how long the handshake took).
+ *   - Interim 1xx heads (100 Continue, 103 Early Hints) come from the
+ *     request's on_interim callback, as the client reads past them: -D
+ *     writes them, and -v shows them, in order before the final head, as
+ *     curl does.  -i and -I show the final head only.
+ *   - -v's connection lines (the address used, TLS version, ALPN) come from
+ *     the response's peer, tls_version and tls_alpn, which the client fills
+ *     for new and reused connections alike: no second DNS lookup here.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -192,7 +194,8 @@ static void help(void)
            "  -I, --head                HEAD, and print the response heads\n"
            "  -i, --include             print the status line and header fields before the body,\n"
            "                            and the trailer fields after it\n"
-           "  -D, --dump-header FILE    write every response head (and trailers) to FILE ('-': stdout)\n"
+           "  -D, --dump-header FILE    write every response head, 1xx included (and trailers),\n"
+           "                            to FILE ('-': stdout)\n"
            "  -L, --location            follow redirects\n"
            "      --max-redirs N        at most N redirects with -L (default 10)\n"
            "      --connect-timeout S   DNS + TCP connect + TLS handshake, seconds (default 10)\n"
@@ -203,7 +206,8 @@ static void help(void)
            "  -k, --insecure            do NOT verify certificates (tests only)\n"
            "  -o, --output FILE         the next URL's body to FILE ('-': stdout)\n"
            "  -O, --remote-name         the next URL's body to a file named as the URL's last segment\n"
-           "  -v, --verbose             connection, DNS, TLS, request and response heads on stderr\n"
+           "  -v, --verbose             connection (address, times, TLS version, ALPN), request\n"
+           "                            and response heads on stderr\n"
            "      --json                one JSON line per URL on stderr: status, bytes, timings, reuse\n"
            "      --json-out FILE       ... into FILE instead\n"
            "      --fail                exit 22 when the status is 400 or more (no body written)\n"
@@ -501,41 +505,91 @@ static int await_sink_write(struct sink *s, const char *data, size_t len)
     return -err;
 }
 
-/* A response head as text (reconstructed from the parsed fields, so the
- * whitespace around values is normalized), each line starting with
- * `prefix` and ending in `eol`, and a blank line after it when eol is CRLF
- * (the wire format: -i, -D); then, with `trailers`, the trailer fields
- * instead of the head.  malloc'd (*len bytes), or NULL. */
-static char *format_fields(const struct http_response *r, bool trailers, const char *prefix,
-                           const char *eol, size_t *len)
+/* A head to print: a final response's or an interim one's (whose strings
+ * are not NUL-terminated, hence the lengths everywhere). */
+struct head_view {
+    unsigned version_minor;
+    int status;
+    const char *reason;
+    size_t reason_len;
+    const struct http_header *fields;
+    size_t count;
+};
+
+static struct head_view final_head(const struct http_response *r)
+{
+    return (struct head_view){ r->version_minor, r->status, r->reason,
+                               r->reason ? strlen(r->reason) : 0, r->headers, r->header_count };
+}
+
+static struct head_view interim_head(const struct http_interim *h)
+{
+    return (struct head_view){ h->version_minor, h->status, h->reason, h->reason_len, h->fields,
+                               h->field_count };
+}
+
+/* A head as text (reconstructed from the parsed fields, so the whitespace
+ * around values is normalized), each line starting with `prefix` and ending
+ * in `eol`, and a blank line after it when eol is CRLF (the wire format:
+ * -i, -D); with `trailers`, only the fields (a trailer section: no status
+ * line, and no blank line when there are none).  malloc'd (*len bytes), or
+ * NULL. */
+static char *format_head(const struct head_view *h, bool trailers, const char *prefix,
+                         const char *eol, size_t *len)
 {
     char *text = NULL;
     FILE *m = open_memstream(&text, len);
     if (!m)
         return NULL;
-    const struct http_header *fields = trailers ? r->trailers : r->headers;
-    size_t n = trailers ? r->trailer_count : r->header_count;
     if (!trailers)
-        fprintf(m, "%sHTTP/1.%u %d%s%s%s", prefix, r->version_minor, r->status,
-                r->reason && *r->reason ? " " : "", r->reason ? r->reason : "", eol);
-    for (size_t i = 0; i < n; i++)
-        fprintf(m, "%s%s: %s%s", prefix, fields[i].name, fields[i].value, eol);
-    if ((!trailers || n > 0) && strcmp(eol, "\r\n") == 0)
+        fprintf(m, "%sHTTP/1.%u %d%s%.*s%s", prefix, h->version_minor, h->status,
+                h->reason_len ? " " : "", (int)h->reason_len, h->reason ? h->reason : "", eol);
+    for (size_t i = 0; i < h->count; i++)
+        fprintf(m, "%s%.*s: %.*s%s", prefix, (int)h->fields[i].name_len, h->fields[i].name,
+                (int)h->fields[i].value_len, h->fields[i].value, eol);
+    if ((!trailers || h->count > 0) && strcmp(eol, "\r\n") == 0)
         fputs(eol, m);
     fclose(m);
     return text;
 }
 
-/* The head (or trailers) of r to s in the wire format.  Suspends. */
-static void await_print_fields(struct sink *s, const struct http_response *r, bool trailers)
+/* The head, or with `trailers` the trailer fields, of r. */
+static char *format_fields(const struct http_response *r, bool trailers, const char *prefix,
+                           const char *eol, size_t *len)
 {
-    size_t len;
-    char *text = format_fields(r, trailers, "", "\r\n", &len);
+    struct head_view h = final_head(r);
+    if (trailers) {
+        h.fields = r->trailers;
+        h.count = r->trailer_count;
+    }
+    return format_head(&h, trailers, prefix, eol, len);
+}
+
+/* Write formatted text to s and free it; NULL (no memory) counts as a
+ * write error.  Suspends. */
+static void await_print_text(struct sink *s, char *text, size_t len)
+{
     if (text)
         await_sink_write(s, text, len);
     else
         s->err = s->err ? s->err : ENOMEM;
     free(text);
+}
+
+/* A head to s in the wire format.  Suspends. */
+static void await_print_head(struct sink *s, const struct head_view *h)
+{
+    size_t len = 0;
+    char *text = format_head(h, false, "", "\r\n", &len);
+    await_print_text(s, text, len);
+}
+
+/* The head (or trailers) of r to s in the wire format.  Suspends. */
+static void await_print_fields(struct sink *s, const struct http_response *r, bool trailers)
+{
+    size_t len = 0;
+    char *text = format_fields(r, trailers, "", "\r\n", &len);
+    await_print_text(s, text, len);
 }
 
 /* -v: the same on stderr, "< " before each line.  Diagnostics are written
@@ -544,6 +598,15 @@ static void verbose_fields(const struct http_response *r, bool trailers)
 {
     size_t len;
     char *text = format_fields(r, trailers, "< ", "\n", &len);
+    if (text)
+        fputs(text, stderr);
+    free(text);
+}
+
+static void verbose_head(const struct head_view *h)
+{
+    size_t len;
+    char *text = format_head(h, false, "< ", "\n", &len);
     if (text)
         fputs(text, stderr);
     free(text);
@@ -584,6 +647,7 @@ struct fetch {
     struct sink out;            /* body (and -i / -I heads) */
     struct sink *dump;          /* -D, or NULL */
     bool head_done;             /* this hop's head has been shown */
+    bool conn_shown;            /* -v: this hop's connection lines are printed */
     bool redirecting;           /* this hop's response is a redirect we follow: no body */
     bool failing;               /* --fail and status >= 400: no body */
     int redirects;              /* hops followed */
@@ -652,43 +716,64 @@ static void verbose_request(const struct fetch *f, const struct http_header *fie
     fprintf(stderr, ">\n");
 }
 
-/* -v: how the connection came about.  The client reports the phases' times
- * but not the addresses, so a new connection's name is looked up again:
- * the answer comes from the resolver cache the client just filled.
- * Suspends (that lookup). */
-static void await_verbose_connection(const struct fetch *f)
+/* -v: how the connection came about: new or reused, the address the
+ * client actually connected to (of all those the name resolved to), the
+ * phases' times, and for https the TLS version, ALPN result and what the
+ * certificate was verified against.  All from the response: the client
+ * fills peer, tls_version and tls_alpn for new and reused connections
+ * alike.  Printed once per hop, before its first head (an interim one, if
+ * any).  Never suspends. */
+static void verbose_connection(struct fetch *f)
 {
     const struct http_response *r = &f->resp;
     const struct http_url *u = &f->hop.parsed;
+    if (f->conn_shown)
+        return;
+    f->conn_shown = true;
     if (r->reused) {
-        fprintf(stderr, "* reused a kept-alive connection to %s\n", u->origin);
+        fprintf(stderr, "* reused a kept-alive connection to %s at %s\n", u->origin, r->peer);
+    } else {
+        fprintf(stderr, "* new connection to %s at %s: ", u->origin, r->peer);
+        if (u->host_kind == HTTP_HOST_NAME)
+            fprintf(stderr, "DNS lookup %.3f ms, ", ms(r->timings.dns_ns));
+        fprintf(stderr, "TCP connect %.3f ms\n", ms(r->timings.connect_ns));
+    }
+    if (!r->tls_version[0])
+        return;
+    const char *alpn = r->tls_alpn[0] ? r->tls_alpn : "none (the server ignored it)";
+    if (r->reused) {
+        fprintf(stderr, "* TLS: %s, ALPN %s\n", r->tls_version, alpn);
         return;
     }
-    if (u->host_kind == HTTP_HOST_NAME) {
-        struct dns_result res;
-        if (dns_await_resolve(u->host, u->port, 0, &res, NULL, co_deadline_in_ms(1000)) == 0) {
-            fprintf(stderr, "* DNS: %s resolved to", u->host);
-            for (int i = 0; i < res.count; i++) {
-                char a[SOCK_ADDR_STRLEN];
-                fprintf(stderr, "%s %s", i ? "," : "", sock_addr_format(&res.addrs[i], a, sizeof a));
-            }
-            fprintf(stderr, " (lookup %.3f ms)\n", ms(r->timings.dns_ns));
-        }
+    const struct options *o = f->o;
+    fprintf(stderr, "* TLS: %s, ALPN %s, handshake %.3f ms; %s%s\n", r->tls_version, alpn,
+            ms(r->timings.tls_ns),
+            o->insecure ? "certificate NOT verified (--insecure)"
+                        : "certificate chain and host name verified against ",
+            o->insecure ? "" : o->cacert ? o->cacert : "the system trust store");
+}
+
+/* The client's on_interim callback: a 1xx head (100 Continue, 103 Early
+ * Hints, ...) before this hop's final one.  -v shows it and -D writes it,
+ * in the order they come, as curl does; -i and -I keep to final heads.
+ * Always 0: a -D write error is reported when the URL is done, like the
+ * body's.  Suspends (await_sink_write). */
+static int await_interim(void *arg, const struct http_interim *h)
+{
+    struct fetch *f = arg;
+    struct head_view v = interim_head(h);
+    if (f->o->verbose) {
+        verbose_connection(f);
+        verbose_head(&v);
     }
-    fprintf(stderr, "* new connection to %s: TCP connect %.3f ms\n", u->origin,
-            ms(r->timings.connect_ns));
-    if (u->scheme == HTTP_SCHEME_HTTPS) {
-        const struct options *o = f->o;
-        fprintf(stderr, "* TLS handshake %.3f ms; %s%s\n", ms(r->timings.tls_ns),
-                o->insecure ? "certificate NOT verified (--insecure)"
-                            : "certificate chain and host name verified against ",
-                o->insecure ? "" : o->cacert ? o->cacert : "the system trust store");
-    }
+    if (f->dump)
+        await_print_head(f->dump, &v);
+    return 0;
 }
 
 /* The moment a hop's head is known (its first body byte, or the end of a
  * bodiless response): decide where its body goes and show the head where
- * -v, -D, -i and -I want it.  Suspends (-v's lookup). */
+ * -v, -D, -i and -I want it.  Suspends (writing -D, -i). */
 static void await_head_known(struct fetch *f)
 {
     const struct options *o = f->o;
@@ -697,7 +782,7 @@ static void await_head_known(struct fetch *f)
     f->redirecting = o->follow && is_redirect(r->status) && http_response_header(r, "location");
     f->failing = o->fail && r->status >= 400;
     if (o->verbose) {
-        await_verbose_connection(f);
+        verbose_connection(f);
         verbose_fields(r, false);
     }
     if (f->dump)
@@ -772,16 +857,20 @@ static int await_hop(struct fetch *f, http_client *c, int64_t deadline)
         .body_len = f->hop.send_body ? o->data_len : 0,
         .on_body = await_body_piece,
         .on_body_arg = f,
+        .on_interim = await_interim,
+        .on_interim_arg = f,
         .body_max = o->max_filesize,
         .max_redirects = -1,            /* every hop is ours: see the top of the file */
     };
     if (o->verbose)
         verbose_request(f, fields, n);
     http_response_fini(&f->resp);
-    f->head_done = f->redirecting = f->failing = false;
+    f->head_done = f->conn_shown = f->redirecting = f->failing = false;
     int rc = http_await_request(c, &q, &f->resp, deadline);
     if (rc == 0 && !f->head_done)       /* no body: the head is all there was */
         await_head_known(f);
+    if (rc < 0 && o->verbose && f->resp.peer[0])
+        verbose_connection(f);          /* it failed on a connection: say which */
     free(fields);
     return rc;
 }

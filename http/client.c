@@ -293,6 +293,10 @@ static int await_hop(struct http_call *k)
 {
     http_client *c = k->c;
     for (int attempt = 0;; attempt++) {
+        /* The connection facts are this attempt's (the exchange fills them
+         * in): a hop or a retry that gets no connection must not show the
+         * address of the one before it. */
+        k->resp->peer[0] = k->resp->tls_version[0] = k->resp->tls_alpn[0] = '\0';
         int rc = connpool_await_acquire(k);
         if (rc < 0)
             return rc;

@@ -138,6 +138,36 @@ typedef int (*http_body_write_fn)(void *arg, const char *data, size_t len);
 ssize_t http_body_read_fd(void *arg, uint64_t offset, char *buf, size_t len);
 int http_body_write_fd(void *arg, const char *data, size_t len);
 
+/* An interim (1xx) response head, as handed to http_interim_fn.  Zero-copy:
+ * the reason and the field names and values point into the connection's
+ * read buffer, are NOT NUL-terminated (use the lengths), and are valid only
+ * during the call: copy what you keep. */
+struct http_interim {
+    int status;                     /* 100..199, never 101 */
+    unsigned version_minor;         /* HTTP/1.x */
+    const char *reason;             /* reason phrase (reason_len bytes; may be empty) */
+    size_t reason_len;
+    const struct http_header *fields; /* field lines in order */
+    size_t field_count;
+};
+
+/* Interim responses to a callback: called once for each 1xx head the server
+ * sends before the final response (100 Continue, 103 Early Hints, ...), in
+ * the order they arrive, before the final head is read.  Never for 101
+ * Switching Protocols: the client never asks to switch, so a 101 fails the
+ * request (HTTP_E_UPGRADE_REFUSED) as it does without a callback.  When the
+ * client follows redirects, each hop's interim heads are handed out, but
+ * not the redirect responses themselves (set max_redirects to -1 to see
+ * every final head).  A retry never repeats one: the client retries only
+ * when no response byte arrived.  May suspend (to write the head out, say):
+ * the connection waits, and the time counts against the call's deadline.
+ * Return 0 to go on; any other value stops the request: it fails with that
+ * code if it is negative, with -ECANCELED if positive, the detail says the
+ * callback stopped it, and the connection is closed (its response is half
+ * read).  With 100 Continue and expect_continue, the callback runs before
+ * the held body is sent, so stopping there sends no body. */
+typedef int (*http_interim_fn)(void *arg, const struct http_interim *head);
+
 /* One request.  Caller-owned; everything it points to must stay valid until
  * the call returns.  Zero it, then set url (and whatever else). */
 struct http_request {
@@ -155,6 +185,8 @@ struct http_request {
                                        (or after expect_timeout) */
     http_body_write_fn on_body;     /* NULL: the response body goes into response->body */
     void *on_body_arg;
+    http_interim_fn on_interim;     /* NULL: interim 1xx heads are skipped unseen */
+    void *on_interim_arg;
     uint64_t body_max;              /* in-memory body cap for this request; 0: the client's */
     int max_redirects;              /* 0: the client's; -1: do not follow */
 };
@@ -188,6 +220,14 @@ struct http_response {
     int redirects;                  /* redirects followed */
     bool reused;                    /* the last hop ran on a pooled connection */
     bool retried;                   /* a stale pooled connection made us retry */
+    /* The connection of the last hop, new or reused alike (as text, so a
+     * program can print it without net/): filled as soon as the hop has a
+     * connection, so a failure after that still says where it happened;
+     * "" when the hop got no connection. */
+    char peer[SOCK_ADDR_STRLEN];    /* the address connected to: "127.0.0.1:8080", "[::1]:443" */
+    char tls_version[16];           /* "TLSv1.3", "TLSv1.2"; "" for plain http */
+    char tls_alpn[16];              /* the protocol the server chose by ALPN: "http/1.1", or ""
+                                       (plain http, or a server that ignored ALPN) */
     struct http_timings timings;
     struct net_detail detail;       /* what went wrong, in words ("" on success) */
     char *mem;                      /* internal: headers' storage */

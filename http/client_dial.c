@@ -24,8 +24,10 @@ static struct http_conn *conn_new(http_client *c)
 }
 
 /* Connect every address in turn, each with its share of the time left (as
- * net/dial.c does, but timed separately from DNS). */
-static int connect_addrs(struct http_call *k, const struct dns_result *res, int64_t dl, int *fd)
+ * net/dial.c does, but timed separately from DNS).  *used: the index of the
+ * address that answered (the response reports it as `peer`). */
+static int connect_addrs(struct http_call *k, const struct dns_result *res, int64_t dl, int *fd,
+                         int *used)
 {
     struct net_detail *why = &k->resp->detail;
     int rc = -EHOSTUNREACH;
@@ -38,8 +40,10 @@ static int connect_addrs(struct http_call *k, const struct dns_result *res, int6
             adl = co_now_ns() + left / (res->count - i);
         }
         rc = sock_await_connect(&res->addrs[i], &k->c->o.sock, fd, adl);
-        if (rc == 0)
+        if (rc == 0) {
+            *used = i;
             return 0;
+        }
         char addr[SOCK_ADDR_STRLEN];
         sock_addr_format(&res->addrs[i], addr, sizeof addr);
         if (i == 0)
@@ -76,8 +80,8 @@ int client_await_dial(struct http_call *k, struct pool_host *h, struct http_conn
     if (rc < 0)
         return rc;
     t = client_mono_ns();
-    int fd = -1;
-    rc = connect_addrs(k, &res, dl, &fd);
+    int fd = -1, used = 0;
+    rc = connect_addrs(k, &res, dl, &fd, &used);
     tm->connect_ns = client_mono_ns() - t;
     if (rc == -ETIMEDOUT)
         return client_timeout(k, dl, HTTP_E_CONNECT_TIMEOUT, "connecting");
@@ -104,6 +108,10 @@ int client_await_dial(struct http_call *k, struct pool_host *h, struct http_conn
             return rc;
         }
     }
+    /* Which of the name's addresses this is, from the DNS answer we still
+     * hold (no getpeername call): later exchanges on the connection report
+     * it too, when the answer is long gone. */
+    sock_addr_format(&res.addrs[used], conn->peer, sizeof conn->peer);
     conn->host = h;
     c->st.conns_new++;
     *out = conn;

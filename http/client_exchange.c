@@ -1,6 +1,7 @@
 /* client_exchange.c - one request and its response on a connection the
  * pool gave us: write the head (and the body, or hold it for 100 Continue),
- * read the head skipping interim responses, then deliver the body, or drain
+ * read the head past interim responses (handing each to the request's
+ * on_interim callback, if any), then deliver the body, or drain
  * it when the response is a redirect we follow.  At the end, decide whether
  * the connection may go back to the pool (RFC 9112 9.3, 9.6; H5.4): only
  * after a complete length- or chunk-delimited response that did not say
@@ -126,9 +127,24 @@ int client_exchange_await_write(struct http_call *k, const void *buf, size_t len
     return 0;
 }
 
+/* Tell the response which connection it is on.  Both the send and the
+ * receive call it: a pipeline's later responses never pass through
+ * client_exchange_await_send, and a failure while sending should still say
+ * where.  The TLS facts are read from the connection each time rather than
+ * stored: they are a pointer each, and the same for new and reused. */
+static void note_connection(struct http_call *k)
+{
+    struct http_response *r = k->resp;
+    tls_conn *t = stream_tls(k->conn->s);
+    snprintf(r->peer, sizeof r->peer, "%s", k->conn->peer);
+    snprintf(r->tls_version, sizeof r->tls_version, "%s", t ? tls_conn_version(t) : "");
+    snprintf(r->tls_alpn, sizeof r->tls_alpn, "%s", t ? tls_conn_alpn(t) : "");
+}
+
 int client_exchange_await_send(struct http_call *k)
 {
     const struct http_request *q = k->req;
+    note_connection(k);
     bool coalesce = k->send_body && q->body && !q->expect_continue && q->body_len <= COALESCE_MAX;
     char *head;
     size_t len;
@@ -218,6 +234,33 @@ static bool may_be_status_line(const char *data, size_t n)
     return memcmp(data + i, "HTTP/", m) == 0 || (m == 1 && data[i] == '\r');
 }
 
+/* Hand an interim head to the request's callback (before it is consumed:
+ * its fields point into the stream's buffer, which nothing else touches
+ * while this task holds the connection, even if the callback suspends).
+ * 0 to go on, or the code to fail with (detail set). */
+static int await_interim_callback(struct http_call *k, const struct http_head *h)
+{
+    const struct http_request *q = k->req;
+    if (!q->on_interim)
+        return 0;
+    struct http_interim head = {
+        .status = h->status,
+        .version_minor = h->version_minor,
+        .reason = h->reason,
+        .reason_len = h->reason_len,
+        .fields = h->fields,
+        .field_count = h->field_count,
+    };
+    int rc = q->on_interim(q->on_interim_arg, &head);
+    if (rc == 0)
+        return 0;
+    if (rc > 0)                 /* "stop" without a code: say it was the caller's doing */
+        rc = -ECANCELED;
+    net_detail_set(&k->resp->detail, "the on_interim callback stopped the request at a %d "
+                   "response from %s: %s", h->status, k->url.origin, co_strerror(rc));
+    return rc;
+}
+
 /* Read heads until a final one.  Its length (not consumed yet), or an error. */
 static int await_final_head(struct http_call *k)
 {
@@ -242,6 +285,9 @@ static int await_final_head(struct http_call *k)
                     return protocol_error(k, interim, "response head");
                 if (interim == 0)
                     return rc;
+                int stop = await_interim_callback(k, &p->head);
+                if (stop < 0)
+                    return stop;                    /* fate stays CONN_ABORT: half read */
                 stream_consume(s, (size_t)rc);     /* 1xx: skip it (H5.1) */
                 if (p->head.status == 100 && k->body_pending) {
                     k->body_pending = false;
@@ -317,6 +363,7 @@ int client_exchange_await_receive(struct http_call *k)
     http_client *c = k->c;
     struct http_conn *conn = k->conn;
     struct http_parser *p = &conn->parser;
+    note_connection(k);
     struct http_limits l;
     http_limits_default(&l);
     l.head_max = c->o.head_max;

@@ -27,6 +27,8 @@ struct http_conn {
     struct http_conn *gprev, *gnext;/* the client's idle list, for eviction (most recent first) */
     int64_t idle_since;             /* loop clock when it went idle */
     uint64_t exchanges;             /* responses read on it */
+    char peer[SOCK_ADDR_STRLEN];    /* the address dialled ("127.0.0.1:8080"): kept here
+                                       because a reused connection has no DNS answer to ask */
     struct http_parser parser;      /* the response being read */
     struct http_header *fields;     /* parser's field array (fields_max) */
     struct http_header *trailers;   /* parser's trailer array (fields_max) */
@@ -151,10 +153,11 @@ int client_await_dial(struct http_call *k, struct pool_host *h, struct http_conn
 
 /* ---- client_exchange.c ---- */
 /* Format and send the request head (and the body unless it must wait for
- * 100 Continue).  Suspends.  0 or an error (k->fate set). */
+ * 100 Continue).  Suspends.  0 or an error (k->fate set).  This and the
+ * next fill resp's peer, tls_version and tls_alpn from k->conn. */
 int client_exchange_await_send(struct http_call *k);
-/* Read the response (skipping 1xx, sending a held body on 100), deliver or
- * drain its body.  Suspends.  0 or an error; k->fate says the conn's fate. */
+/* Read the response (handing 1xx heads to on_interim and skipping them,
+ * sending a held body on 100), deliver or drain its body.  Suspends.  0 or an error; k->fate says the conn's fate. */
 int client_exchange_await_receive(struct http_call *k);
 /* Build the request head into a malloc'd buffer with `extra` spare bytes
  * after it.  0 with *out and *len, HTTP_E_REQUEST_INVALID (detail set) or

@@ -3,7 +3,7 @@
  * threads of its own (httpbin_start_thread), plain or TLS with a throwaway
  * PKI (tests/tls_certs.c), and the canned server (tests/canned_server.h)
  * for the byte-exact faults httpbin cannot make (a stall, a protocol
- * violation, an interim response, trailers).  The suite runs from
+ * violation, interim responses, trailers).  The suite runs from
  * $(BUILD)/tests, next to $(BUILD)/demos; each run's stdout and stderr go
  * to files in a temporary directory that is also its working directory.
  */
@@ -433,15 +433,27 @@ START_TEST(verbose_shows_connection_request_and_response)
     char by_name[96];
     snprintf(by_name, sizeof by_name, "http://localhost:%d/hello", httpbin_thread_port(bin));
     GET("-v", "-H", "X-Test: 1", url("/hello"), url("/hello"), by_name);
+    int port = httpbin_thread_port(bin);
     bin_stop(NULL);
     ck_assert_int_eq(R.code, 0);
     ck_assert_has(R.err, "> GET /hello HTTP/1.1\n");
     ck_assert_has(R.err, "> X-Test: 1\n");
-    ck_assert_has(R.err, "* new connection to http://127.0.0.1:");
-    ck_assert_has(R.err, "* reused a kept-alive connection to http://127.0.0.1:");
+    char line[160];
+    snprintf(line, sizeof line, "* new connection to http://127.0.0.1:%d at 127.0.0.1:%d: TCP "
+             "connect ", port, port);
+    ck_assert_has(R.err, line);
+    snprintf(line, sizeof line, "* reused a kept-alive connection to http://127.0.0.1:%d at "
+             "127.0.0.1:%d\n", port, port);
+    ck_assert_has(R.err, line);
     ck_assert_has(R.err, "< HTTP/1.1 200 OK\n");
     ck_assert_has(R.err, "* 14 body bytes");
-    ck_assert_has(R.err, "* DNS: localhost resolved to ");   /* another origin: a lookup */
+    /* Another origin by name: the address it actually used (localhost may
+     * resolve to ::1 first; httpbin listens on 127.0.0.1 only), and the
+     * lookup's time, with no second lookup of the program's own. */
+    snprintf(line, sizeof line, "* new connection to http://localhost:%d at 127.0.0.1:%d: DNS "
+             "lookup ", port, port);
+    ck_assert_has(R.err, line);
+    ck_assert_lacks(R.err, "* TLS");                        /* plain http */
     ck_assert_str_eq(R.out, "Hello, World!\nHello, World!\nHello, World!\n");
 }
 END_TEST
@@ -674,6 +686,38 @@ START_TEST(an_interim_response_is_not_the_response)
 }
 END_TEST
 
+static void interim_dump_case(struct canned_env *env)
+{
+    AWAIT_GET("-i", "-v", "-D", "heads.txt", canned_path(env->srv, "/"));
+}
+
+START_TEST(dump_header_and_verbose_show_interim_heads_before_the_final_one)
+{
+    struct canned_server s = { .scripts = { {
+        C_READ, C_SEND("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                       "HTTP/1.1 100 Continue\r\n\r\n"
+                       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") } } };
+    canned_run(&s, NULL, interim_dump_case, NULL);
+    canned_server_free(&s);
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    /* -D: every head received, in order, as curl writes them. */
+    char heads[1024];
+    slurp("heads.txt", heads, sizeof heads);
+    ck_assert_str_eq(heads, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                            "HTTP/1.1 100 Continue\r\n\r\n"
+                            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n");
+    /* -i: still the final head only. */
+    ck_assert_str_eq(R.out, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    /* -v: the connection, then each head in order. */
+    const char *conn = strstr(R.err, "* new connection to http://127.0.0.1:");
+    const char *early = strstr(R.err, "< HTTP/1.1 103 Early Hints\n< Link: </a.css>\n");
+    const char *cont = strstr(R.err, "< HTTP/1.1 100 Continue\n");
+    const char *ok = strstr(R.err, "< HTTP/1.1 200 OK\n");
+    ck_assert_msg(conn && early && cont && ok && conn < early && early < cont && cont < ok,
+                  "connection, 103, 100, 200 in order in:\n%s", R.err);
+}
+END_TEST
+
 START_TEST(trailers_are_printed_after_the_body_with_include)
 {
     struct canned_server s = { .scripts = { {
@@ -738,6 +782,11 @@ START_TEST(tls_verified_against_the_test_ca)
     ck_assert_str_eq(R.out, "Hello, World!\nHello, World!\n");
     ck_assert_has(R.err, "certificate chain and host name verified against ");
     ck_assert_has(R.err, "* reused a kept-alive connection to https://127.0.0.1:");
+    /* The TLS version and the ALPN result, for the new connection (with
+     * the handshake) and the reused one alike. */
+    ck_assert_int_eq(count(R.err, "* TLS: TLSv1."), 2);
+    ck_assert_int_eq(count(R.err, ", ALPN http/1.1, handshake "), 1);
+    ck_assert_int_eq(count(R.err, ", ALPN http/1.1\n"), 1);
 }
 END_TEST
 
@@ -838,6 +887,7 @@ static Suite *coloop_get_suite(void)
     tcase_add_test(tc, a_connect_that_never_completes_is_a_connect_timeout);
     tcase_add_test(tc, a_protocol_violation_names_the_rule_with_exit_8);
     tcase_add_test(tc, an_interim_response_is_not_the_response);
+    tcase_add_test(tc, dump_header_and_verbose_show_interim_heads_before_the_final_one);
     tcase_add_test(tc, trailers_are_printed_after_the_body_with_include);
     suite_add_tcase(s, tc);
 
