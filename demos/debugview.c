@@ -112,7 +112,7 @@ static int crawl_main(void *arg)
     struct co_spawn_opts stuck_opts = { .name = "stuck-fetch" };
     task_spawn_opts(&c->stuck, stuck_fetch, c, &stuck_opts);
     for (int i = 0; i < CRAWLERS; i++) {
-        char name[16];
+        char name[32];   /* room for any int: keeps -Wformat-truncation quiet at -O1 */
         snprintf(name, sizeof name, "crawler-%d", i + 1);
         struct co_spawn_opts opts = { .name = name };
         if (task_spawn_opts(&crawlers[i], crawler, c, &opts) == 0)
