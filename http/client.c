@@ -379,7 +379,11 @@ void client_call_init(struct http_call *k, http_client *c, const struct http_req
 int http_await_request(http_client *c, const struct http_request *req, struct http_response *resp,
                        int64_t deadline)
 {
+    if (!resp)
+        return -EINVAL;
     memset(resp, 0, sizeof *resp);
+    if (!c || !req)     /* checked before anything touches the client */
+        return -EINVAL;
     c->st.requests++;
     if (!task_self()) {
         fprintf(stderr, "coloop: http_await_request() called outside a task\n");

@@ -76,7 +76,7 @@ static int await_send_all(struct http_call *ks, size_t n)
 int http_await_pipeline(http_client *c, const struct http_request *reqs, size_t n,
                         struct http_response *resps, int64_t deadline)
 {
-    if (n == 0)
+    if (n == 0 || !c || !reqs || !resps)
         return -EINVAL;
     for (size_t i = 0; i < n; i++)
         memset(&resps[i], 0, sizeof resps[i]);

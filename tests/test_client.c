@@ -356,6 +356,25 @@ START_TEST(pipeline_resends_what_a_closing_server_did_not_answer)
 }
 END_TEST
 
+/* A missing client, request or response is refused before anything is
+ * touched, and a request made outside any task says so (no crash, no hang). */
+START_TEST(missing_arguments_and_no_task_are_refused)
+{
+    struct http_response r;
+    struct http_request q = { .url = "http://127.0.0.1:1/" };
+    ck_assert_int_eq(http_await_get(NULL, "http://127.0.0.1:1/", &r, CO_NO_DEADLINE), -EINVAL);
+    ck_assert_int_eq(http_await_request(NULL, &q, &r, CO_NO_DEADLINE), -EINVAL);
+    ck_assert_int_eq(http_await_pipeline(NULL, &q, 1, &r, CO_NO_DEADLINE), -EINVAL);
+    http_client *c;
+    ck_assert_int_eq(http_client_new(NULL, &c), 0);
+    ck_assert_int_eq(http_await_request(c, NULL, &r, CO_NO_DEADLINE), -EINVAL);
+    ck_assert_int_eq(http_await_request(c, &q, NULL, CO_NO_DEADLINE), -EINVAL);
+    ck_assert_int_eq(http_await_get(c, "http://127.0.0.1:1/", &r, CO_NO_DEADLINE), -CO_ENOTASK);
+    http_response_fini(&r);
+    http_client_free(c);
+}
+END_TEST
+
 Suite *client_suite(void);
 Suite *client_suite(void)
 {
@@ -376,6 +395,7 @@ Suite *client_suite(void)
     tcase_add_test(tc, bytes_after_a_response_close_the_connection);
     tcase_add_test(tc, pipelined_responses_on_one_connection);
     tcase_add_test(tc, pipeline_resends_what_a_closing_server_did_not_answer);
+    tcase_add_test(tc, missing_arguments_and_no_task_are_refused);
     suite_add_tcase(s, tc);
     return s;
 }
