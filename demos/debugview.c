@@ -52,6 +52,7 @@ struct crawl {
     int index_ms;           /* how long the indexer computes */
     int next_page;          /* the next page a crawler takes */
     int crawlers_left;      /* crawlers still running */
+    bool joining_stuck;     /* crawl_main has joined every crawler, now joins 'stuck-fetch' */
     char titles[MAX_PAGES][64];
     int fetched, failed;
     co_task *stuck;         /* 'stuck-fetch', for the inspector to cancel */
@@ -123,6 +124,9 @@ static int crawl_main(void *arg)
     for (int i = 0; i < CRAWLERS; i++)
         if (crawlers[i])
             await_task(crawlers[i], NULL, CO_NO_DEADLINE);
+    /* Set just before the join suspends, with no yield between: whoever sees
+     * it set (another task) sees this task already waiting in the join. */
+    c->joining_stuck = true;
     await_task(c->stuck, &c->stuck_rc, CO_NO_DEADLINE);   /* hangs until cancelled */
     return 0;
 }
@@ -190,7 +194,9 @@ static int inspector(void *arg)
     struct crawl *c = arg;
     await_sleep_ms(c->polite_ms + c->polite_ms / 2);   /* let the crawl get going */
     view_sigquit();
-    while (c->crawlers_left > 0)
+    /* Not "crawlers_left == 0": the last crawler ends before 'crawl' runs
+     * again to see it, and a dump in between would show 'crawl' as ready. */
+    while (!c->joining_stuck)
         await_sleep_ms(5);
     view_on_request();
     view_watchdog(c);
