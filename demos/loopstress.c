@@ -181,13 +181,24 @@ static double bench_idle_memory(long n, bool guarded, long *made)
 
 /* --- timer lateness --------------------------------------------------------- */
 
-struct lateness { int64_t *late_ns; long count; };
+/* Every task arms one timer, due 50..1000 ms after it starts.  Why not from
+ * 1 ms: the first loop turn starts all the tasks (10,000 first steps, each
+ * touching a fresh stack) and a timer due inside that turn is late by the
+ * rest of the turn - that is loop lag from a burst, which the turn's length
+ * (printed beside) shows, not the timers' precision, which is what this
+ * figure is for.  Deadlines come from the loop's cached clock, as for every
+ * await_sleep_ms, so a task started late in the turn still aims early. */
+#define FIRST_DUE_MS 50
+
+struct lateness { int64_t *late_ns; long count, armed, spawned; int64_t t0, burst_ns; };
 
 static int sleep_and_measure(void *arg)
 {
     struct lateness *l = arg;
-    int ms = 1 + rand() % 1000;
+    int ms = FIRST_DUE_MS + rand() % (1001 - FIRST_DUE_MS);
     int64_t deadline = co_now_ns() + (int64_t)ms * 1000000;   /* what the loop will aim for */
+    if (++l->armed == l->spawned)
+        l->burst_ns = now_ns() - l->t0;
     await_sleep_ms(ms);
     l->late_ns[l->count++] = now_ns() - deadline;
     return 0;
@@ -199,19 +210,23 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void bench_timers(long n, double *p50, double *p99, double *max)
+static void bench_timers(long n, double *p50, double *p99, double *max, double *burst_ms)
 {
-    struct lateness l = { calloc((size_t)n, sizeof(int64_t)), 0 };
+    struct lateness l = { .late_ns = calloc((size_t)n, sizeof(int64_t)) };
     co_loop *loop;
     loop_new(&loop);
     srand(99);
     for (long i = 0; i < n; i++) {
         co_task *t;
-        task_spawn(&t, sleep_and_measure, &l);
-        task_detach(t);
+        if (task_spawn(&t, sleep_and_measure, &l) == 0) {
+            l.spawned++;
+            task_detach(t);
+        }
     }
+    l.t0 = now_ns();
     loop_run(loop);
     loop_free(loop);
+    *burst_ms = (double)l.burst_ns / 1e6;
     qsort(l.late_ns, (size_t)l.count, sizeof(int64_t), cmp_i64);
     *p50 = (double)l.late_ns[l.count / 2] / 1e6;
     *p99 = (double)l.late_ns[l.count * 99 / 100] / 1e6;
@@ -249,10 +264,11 @@ int main(int argc, char **argv)
     printf("  ... with guard pages            %8.2f KiB  (%ld tasks; guarded stacks are capped "
            "at %ld by vm.max_map_count)\n", kib, made, stack_guarded_limit());
 
-    double p50, p99, max;
+    double p50, p99, max, burst;
     long timers = 10000 / scale;
-    bench_timers(timers, &p50, &p99, &max);
+    bench_timers(timers, &p50, &p99, &max, &burst);
     printf("  timer lateness                  p50 %.3f ms, p99 %.3f ms, max %.3f ms  "
-           "(%ld timers over 1 s)   target p99 <= 1 ms\n", p50, p99, max, timers);
+           "(%ld timers due %d..1000 ms; starting them all held the loop %.1f ms)"
+           "   target p99 <= 1 ms\n", p50, p99, max, timers, FIRST_DUE_MS, burst);
     return 0;
 }

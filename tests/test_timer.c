@@ -85,6 +85,58 @@ START_TEST(rearming_moves_a_timer)
 }
 END_TEST
 
+/* Every slot holds its timer's own key, each timer knows its slot, and no
+ * parent fires after its children: the three facts the heap relies on. */
+static void check_heap(const struct co_timer_heap *h)
+{
+    for (size_t i = 0; i < h->count; i++) {
+        const struct timer_slot *s = &h->items[i];
+        ck_assert_uint_eq(s->timer->heap_index, i);
+        ck_assert_int_eq(s->deadline_ns, s->timer->deadline_ns);
+        ck_assert_uint_eq(s->seq, s->timer->seq);
+        if (i > 0) {
+            const struct timer_slot *p = &h->items[(i - 1) / TIMER_HEAP_ARITY];
+            ck_assert(p->deadline_ns < s->deadline_ns
+                      || (p->deadline_ns == s->deadline_ns && p->seq < s->seq));
+        }
+    }
+}
+
+/* Random arms, re-arms, removals and pops, the heap checked after each. */
+START_TEST(random_operations_keep_the_heap_whole)
+{
+    enum { M = 150, STEPS = 3000 };
+    static struct co_timer timers[M];
+    struct co_timer_heap h = { 0 };
+    srand(1234);
+    for (int i = 0; i < M; i++)
+        timer_init(&timers[i], record_fire);
+    size_t armed = 0;
+    for (int step = 0; step < STEPS; step++) {
+        struct co_timer *t = &timers[rand() % M];
+        int op = rand() % 4;
+        if (op <= 1) {                      /* arm or re-arm; few distinct deadlines: many ties */
+            armed += !timer_is_armed(t);
+            ck_assert_int_eq(timer_heap_add(&h, t, rand() % 50), 0);
+        } else if (op == 2) {
+            armed -= timer_is_armed(t);
+            timer_heap_remove(&h, t);
+        } else if (h.count > 0) {           /* pop the first, as the loop does */
+            struct co_timer *first = timer_heap_first(&h);
+            for (size_t i = 0; i < h.count; i++)
+                ck_assert_int_le(first->deadline_ns, h.items[i].deadline_ns);
+            timer_heap_remove(&h, first);
+            armed--;
+        }
+        ck_assert_uint_eq(h.count, armed);
+        check_heap(&h);
+    }
+    timer_heap_fini(&h);
+    for (int i = 0; i < M; i++)
+        ck_assert(!timer_is_armed(&timers[i]));
+}
+END_TEST
+
 static Suite *timer_suite(void)
 {
     Suite *s = suite_create("timer");
@@ -92,6 +144,7 @@ static Suite *timer_suite(void)
     tcase_add_test(tc, fires_in_deadline_order);
     tcase_add_test(tc, removed_timers_never_fire);
     tcase_add_test(tc, rearming_moves_a_timer);
+    tcase_add_test(tc, random_operations_keep_the_heap_whole);
     suite_add_tcase(s, tc);
     return s;
 }
