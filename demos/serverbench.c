@@ -9,24 +9,30 @@
  *     machine's CPUs: the figures are for comparing, not for quoting.
  *
  *  2. 10,000 concurrent clients, each asking /delay/1000: the clients are
- *     tasks of one loop in this process, the server is httpbin on the main
- *     loop of a forked child.  Two rounds: "cold" (spawn the clients,
- *     connect, ask) and "warm" (every client asks again on its open
- *     connection once all have their first answer); nobody closes until both
- *     rounds are over.  All must be served, within 10% of one second.  The
- *     cold round adds the cost of setting up 10,000 connections on both
- *     sides: mapping 20,000 task stacks and touching fresh memory, which on
- *     this VM costs ~25-60 us per mmap and ~15-40 us per first touch of a
- *     page; the warm round measures the server alone.
+ *     tasks of one loop in this process; the server is httpbin in a forked
+ *     child, first on one loop (a single-threaded process), then on one loop
+ *     per CPU (threads sharing the port with SO_REUSEPORT).  Three phases,
+ *     each starting when the last one has ended for everyone:
+ *       connect  every client opens its connection (and the server accepts);
+ *       once     every client sends GET /delay/1000 and reads the answer:
+ *                from the first request to the last answer, the target is
+ *                within 10% of one second;
+ *       again    the same on the same connections: the server's steady
+ *                state, its connection tasks' stacks and buffers touched.
+ *     Nobody closes until the end.  "From the first spawn" adds the connect
+ *     phase to "once": the cost of setting up 10,000 connections on both
+ *     sides, mapping 20,000 task stacks and touching fresh memory.
  *     Descriptors: each process needs clients + ~100 (10,100; the run raises
  *     the soft RLIMIT_NOFILE up to the hard limit and runs fewer clients,
  *     saying so, if that is not enough); in one process it would be
- *     2 * clients + 100 (20,100).  Two single-threaded processes, because in
- *     a process with a second thread every munmap/mprotect of a task stack
- *     sends a TLB-shootdown IPI to the other CPU.  The listen backlog is
- *     capped by net.core.somaxconn (4096 here).
+ *     2 * clients + 100 (20,100).  Client and server are separate processes
+ *     on the same machine: on 2 cores they share them, and the kernel's
+ *     loopback TCP work (each send runs the receiver's TCP input too) is
+ *     most of the time.  The listen backlog is capped by net.core.somaxconn
+ *     (4096 here).
  *
  *     build/demos/serverbench [seconds per wrk run, default 5] [clients, default 10000]
+ *                             [server loops, default: 1, then one per CPU]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -188,24 +194,29 @@ static void bench_rps(int seconds)
 
 /* ---- 10,000 clients each asking /delay/1000 ---- */
 
+/* Round 0 ("once") is each client's first request on its new connection;
+ * round 1 ("again") asks once more on it: the server's steady state, with its
+ * 10,000 connection tasks' stacks and buffers already touched. */
+enum { ROUNDS = 2 };
+
 struct crowd {
     int port;                       /* the server's */
     int running;                    /* client tasks spawned */
-    double t0[2];                   /* when each round started */
-    double *connected;              /* per client: connected, seconds after t0[0] */
-    double *done[2];                /* per client and round: answered, seconds after t0[round] */
-    int nconnected, ndone[2];
-    int served[2], failed[2];       /* 200s / anything else, per round */
+    double t_spawn, t_go[ROUNDS];   /* the first spawn; when everyone may ask, per round */
+    double *connected;              /* per client: connected, seconds after t_spawn */
+    double *answered[ROUNDS];       /* per client and round: answered, seconds after t_go */
+    int nconnected, nanswered[ROUNDS];
+    int connect_failed, served[ROUNDS], failed[ROUNDS];
     int first_error;                /* the first failure's code */
-    struct co_waitgroup pending;    /* clients still in the current round */
-    struct co_event go[2];          /* starts the second round / lets everyone close */
+    struct co_waitgroup pending;    /* clients still in the current phase */
+    struct co_event go[ROUNDS + 1]; /* everyone may ask, per round; the last: may close */
 };
 
 static struct crowd crowd;
-static http_server *crowd_server;   /* in the server process */
+static http_server *crowd_server;   /* in the server process, with one loop */
 
 /* GET /delay/1000 on fd and read the answer (its Content-Length says where
- * it ends, so the connection can carry another).  0 for a 200, or a code. */
+ * it ends).  0 for a 200, or a code. */
 static int await_exchange(int fd)
 {
     char buf[2048];
@@ -234,21 +245,15 @@ static int await_exchange(int fd)
     return rc < 0 ? rc : p.head.status == 200 ? 0 : -EPROTO;
 }
 
-static void record(int round, int rc)
+static void note_failure(int rc)
 {
-    crowd.done[round][crowd.ndone[round]++] = now_s() - crowd.t0[round];
-    if (rc == 0) {
-        crowd.served[round]++;
-    } else {
-        crowd.failed[round]++;
-        if (!crowd.first_error)
-            crowd.first_error = rc;
-    }
+    if (!crowd.first_error)
+        crowd.first_error = rc;
 }
 
-/* One client: connect and ask (cold round); when everyone has, ask again on
- * the same connection (warm round); when everyone has, close.  Nobody closes
- * (or ends its task) during a round, so a round measures only the requests. */
+/* One client: connect; when everyone has, ask; when everyone has an answer,
+ * ask again; then close.  Nobody closes (or connects) during a round, so a
+ * round measures only the requests. */
 static int crowd_client(void *arg)
 {
     (void)arg;
@@ -256,17 +261,28 @@ static int crowd_client(void *arg)
     int fd = -1;
     sock_addr_parse("127.0.0.1", crowd.port, &a);
     int rc = sock_await_connect(&a, NULL, &fd, co_deadline_in_ms(30000));
-    crowd.connected[crowd.nconnected++] = now_s() - crowd.t0[0];
-    if (rc == 0)
-        rc = await_exchange(fd);
-    record(0, rc);
+    if (rc == 0) {
+        crowd.connected[crowd.nconnected++] = now_s() - crowd.t_spawn;
+    } else {
+        crowd.connect_failed++;
+        note_failure(rc);
+    }
     waitgroup_done(&crowd.pending);
-    event_await(&crowd.go[0], CO_NO_DEADLINE);
-    if (rc == 0)
-        rc = await_exchange(fd);
-    record(1, rc);
-    waitgroup_done(&crowd.pending);
-    event_await(&crowd.go[1], CO_NO_DEADLINE);
+    for (int r = 0; r < ROUNDS; r++) {
+        event_await(&crowd.go[r], CO_NO_DEADLINE);
+        if (rc == 0) {
+            rc = await_exchange(fd);
+            crowd.answered[r][crowd.nanswered[r]++] = now_s() - crowd.t_go[r];
+            if (rc == 0) {
+                crowd.served[r]++;
+            } else {
+                crowd.failed[r]++;
+                note_failure(rc);
+            }
+        }
+        waitgroup_done(&crowd.pending);
+    }
+    event_await(&crowd.go[ROUNDS], CO_NO_DEADLINE);
     if (fd >= 0)
         sock_close(fd);
     return 0;
@@ -275,12 +291,14 @@ static int crowd_client(void *arg)
 static int conductor(void *arg)
 {
     (void)arg;
-    waitgroup_await(&crowd.pending, CO_NO_DEADLINE);
-    waitgroup_add(&crowd.pending, crowd.running);
-    crowd.t0[1] = now_s();
-    event_set(&crowd.go[0]);
-    waitgroup_await(&crowd.pending, CO_NO_DEADLINE);
-    event_set(&crowd.go[1]);
+    waitgroup_await(&crowd.pending, CO_NO_DEADLINE);     /* everyone has connected (or failed) */
+    for (int r = 0; r < ROUNDS; r++) {
+        waitgroup_add(&crowd.pending, crowd.running);
+        crowd.t_go[r] = now_s();
+        event_set(&crowd.go[r]);
+        waitgroup_await(&crowd.pending, CO_NO_DEADLINE); /* everyone has an answer */
+    }
+    event_set(&crowd.go[ROUNDS]);
     return 0;
 }
 
@@ -290,8 +308,11 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The server side of the crowd run, in a child process of its own with one
- * thread: httpbin on the child's main loop until the parent closes `stop`. */
+/* The server side, in a child process of its own, until the parent closes
+ * `stop`; its counters go back through `report`.  One loop: httpbin on the
+ * child's main loop, a single-threaded process.  Several: httpbin on that
+ * many loop threads sharing the port (SO_REUSEPORT), the main thread waiting
+ * on the pipe. */
 static int child_stopper(void *arg)
 {
     int fd = *(int *)arg;
@@ -309,7 +330,18 @@ static int child_runner(void *arg)
     return server_await_run(crowd_server, CO_NO_DEADLINE);
 }
 
-static void crowd_server_child(int stop_fd, int report_fd)
+static void report_port(int report_fd, int port)
+{
+    if (write(report_fd, &port, sizeof port) != sizeof port || port < 0)
+        _exit(1);
+}
+
+static void report_stats(int report_fd, const struct server_stats *st)
+{
+    _exit(write(report_fd, st, sizeof *st) == sizeof *st ? 0 : 1);
+}
+
+static void crowd_server_one_loop(int stop_fd, int report_fd)
 {
     co_loop *loop;
     struct httpbin_opts o = { .server = { .backlog = 65535 } };
@@ -317,8 +349,7 @@ static void crowd_server_child(int stop_fd, int report_fd)
     co_task *t;
     if (loop_new(&loop) == 0 && httpbin_server_new(&o, &crowd_server) == 0)
         port = server_port(crowd_server);
-    if (write(report_fd, &port, sizeof port) != sizeof port || port < 0)
-        _exit(1);
+    report_port(report_fd, port);
     fcntl(stop_fd, F_SETFL, O_NONBLOCK);
     task_spawn(&t, child_runner, NULL);
     task_detach(t);
@@ -330,14 +361,26 @@ static void crowd_server_child(int stop_fd, int report_fd)
     server_free(crowd_server);
     loop_close_fd(stop_fd);
     loop_free(loop);
-    if (write(report_fd, &st, sizeof st) != sizeof st)
-        _exit(1);
-    _exit(0);
+    report_stats(report_fd, &st);
 }
 
-static void bench_crowd(int clients)
+static void crowd_server_loops(int stop_fd, int report_fd, int loops)
 {
-    printf("\n== %d concurrent clients, each GET /delay/1000 once ==\n", clients);
+    struct httpbin_opts o = { .server = { .backlog = 65535 }, .threads = loops };
+    httpbin_thread *h = NULL;
+    report_port(report_fd, httpbin_start_thread(&o, &h) == 0 ? httpbin_thread_port(h) : -1);
+    char c;
+    while (read(stop_fd, &c, 1) < 0 && errno == EINTR)
+        ;
+    struct server_stats st = { 0 };
+    httpbin_stop_thread(h, 1000, &st);
+    report_stats(report_fd, &st);
+}
+
+/* Raise the soft descriptor limit for `clients` (+ ~100) if the hard limit
+ * allows; returns how many clients can run. */
+static int fit_descriptors(int clients)
+{
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     rlim_t need = (rlim_t)clients + 100;
@@ -353,42 +396,28 @@ static void bench_crowd(int clients)
         clients = (int)(rl.rlim_cur - 100);
         printf("  (not enough descriptors: running %d clients; raise ulimit -n)\n", clients);
     }
-    int stop[2], report[2];
-    if (pipe(stop) < 0 || pipe(report) < 0)
-        return;
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(stop[1]);
-        close(report[0]);
-        crowd_server_child(stop[0], report[1]);
-    }
-    close(stop[0]);
-    close(report[1]);
-    int port = -1;
-    if (pid < 0 || read(report[0], &port, sizeof port) != sizeof port || port < 0) {
-        printf("  cannot start the server process\n");
-        return;
-    }
-    crowd = (struct crowd){ .port = port, .connected = calloc((size_t)clients, sizeof(double)),
-                            .done = { calloc((size_t)clients, sizeof(double)),
-                                      calloc((size_t)clients, sizeof(double)) } };
+    return clients;
+}
+
+/* The clients: tasks of one loop in this process. */
+static void run_clients(int clients)
+{
     co_loop *loop;
     if (loop_new(&loop) < 0)
         return;
     waitgroup_init(&crowd.pending);
-    event_init(&crowd.go[0]);
-    event_init(&crowd.go[1]);
+    for (int r = 0; r <= ROUNDS; r++)
+        event_init(&crowd.go[r]);
     waitgroup_add(&crowd.pending, clients);
     co_task *t;
     if (task_spawn(&t, conductor, NULL) == 0)
         task_detach(t);
     /* small unguarded stacks for the clients: one mapping each */
     struct co_spawn_opts so = { .name = "client", .stack_size = 16 * 1024, .unguarded = true };
-    crowd.t0[0] = now_s();
+    crowd.t_spawn = now_s();
     for (int i = 0; i < clients; i++) {
         if (task_spawn_opts(&t, crowd_client, NULL, &so) < 0) {
-            crowd.failed[0]++;
-            crowd.failed[1]++;
+            crowd.connect_failed++;
             waitgroup_add(&crowd.pending, -1);
             continue;
         }
@@ -397,51 +426,98 @@ static void bench_crowd(int clients)
     }
     loop_run(loop);
     waitgroup_fini(&crowd.pending);
-    event_fini(&crowd.go[0]);
-    event_fini(&crowd.go[1]);
+    for (int r = 0; r <= ROUNDS; r++)
+        event_fini(&crowd.go[r]);
     loop_free(loop);
+}
+
+static void print_crowd(int clients, const struct server_stats *st)
+{
+    static const char *const what[ROUNDS] = { "once:", "again:" };
+    double *c = crowd.connected;
+    int nc = crowd.nconnected;
+    qsort(c, (size_t)nc, sizeof(double), cmp_double);
+    if (nc > 0)
+        printf("  connect: %d of %d connected, the last %.3f s after the first spawn "
+               "(median %.3f s)\n", nc, clients, c[nc - 1], c[nc / 2]);
+    for (int r = 0; r < ROUNDS; r++) {
+        double *d = crowd.answered[r];
+        int n = crowd.nanswered[r];
+        qsort(d, (size_t)n, sizeof(double), cmp_double);
+        double total = n ? d[n - 1] : 0;
+        printf("  %-8s served %d of %d, total %.3f s from the first request to the last "
+               "answer (%+.1f%% vs 1 s; target within 10%%)\n", what[r], crowd.served[r],
+               clients, total, (total - 1.0) * 100);
+        if (n > 0)
+            printf("           answered: first %.3f s, median %.3f s, last %.3f s\n", d[0],
+                   d[n / 2], d[n - 1]);
+        if (r == 0 && n > 0)
+            printf("           from the first spawn, the connections included: %.3f s\n",
+                   crowd.t_go[0] - crowd.t_spawn + total);
+    }
+    if (crowd.first_error)
+        printf("  first failure: %s (connects failed %d; requests failed %d, %d)\n",
+               co_strerror(crowd.first_error), crowd.connect_failed, crowd.failed[0],
+               crowd.failed[1]);
+    printf("  server: %llu connections accepted, %llu requests\n",
+           (unsigned long long)st->accepted, (unsigned long long)st->requests);
+}
+
+static void bench_crowd(int clients, int loops)
+{
+    printf("\n== %d concurrent clients, each GET /delay/1000 once; server on %d loop%s ==\n",
+           clients, loops, loops == 1 ? "" : "s (threads, SO_REUSEPORT)");
+    clients = fit_descriptors(clients);
+    int stop[2], report[2];
+    if (pipe(stop) < 0 || pipe(report) < 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(stop[1]);
+        close(report[0]);
+        if (loops == 1)
+            crowd_server_one_loop(stop[0], report[1]);
+        crowd_server_loops(stop[0], report[1], loops);
+    }
+    close(stop[0]);
+    close(report[1]);
+    int port = -1;
+    if (pid < 0 || read(report[0], &port, sizeof port) != sizeof port || port < 0) {
+        printf("  cannot start the server process\n");
+        return;
+    }
+    crowd = (struct crowd){ .port = port, .connected = calloc((size_t)clients, sizeof(double)) };
+    for (int r = 0; r < ROUNDS; r++)
+        crowd.answered[r] = calloc((size_t)clients, sizeof(double));
+    run_clients(clients);
     close(stop[1]);                     /* the server stops */
     struct server_stats st = { 0 };
     if (read(report[0], &st, sizeof st) != sizeof st)
         printf("  (no report from the server process)\n");
     waitpid(pid, NULL, 0);
     close(report[0]);
-    static const char *const what[2] = {
-        "cold: spawn, connect, request", "warm: again on the open connections"
-    };
-    qsort(crowd.connected, (size_t)crowd.nconnected, sizeof(double), cmp_double);
-    for (int r = 0; r < 2; r++) {
-        double *d = crowd.done[r];
-        int n = crowd.ndone[r];
-        qsort(d, (size_t)n, sizeof(double), cmp_double);
-        double total = n ? d[n - 1] : 0;
-        printf("  %-40s served %d of %d, total %.3f s (%+.1f%% vs 1 s; target within 10%%)\n",
-               what[r], crowd.served[r], clients, total, (total - 1.0) * 100);
-        if (n > 0)
-            printf("  %-40s answered: first %.3f s, median %.3f s, last %.3f s\n", "", d[0],
-                   d[n / 2], d[n - 1]);
-    }
-    if (crowd.nconnected > 0)
-        printf("  %-40s connected: median %.3f s, last %.3f s after the first spawn\n", "",
-               crowd.connected[crowd.nconnected / 2], crowd.connected[crowd.nconnected - 1]);
-    if (crowd.first_error)
-        printf("  first failure: %s\n", co_strerror(crowd.first_error));
-    printf("  server: %llu connections accepted, %llu requests\n", (unsigned long long)st.accepted,
-           (unsigned long long)st.requests);
+    print_crowd(clients, &st);
     free(crowd.connected);
-    free(crowd.done[0]);
-    free(crowd.done[1]);
+    for (int r = 0; r < ROUNDS; r++)
+        free(crowd.answered[r]);
 }
 
 int main(int argc, char **argv)
 {
     int seconds = argc > 1 ? atoi(argv[1]) : 5;
     int clients = argc > 2 ? atoi(argv[2]) : 10000;
+    int loops = argc > 3 ? atoi(argv[3]) : 0;
+    int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (seconds > 0)
         bench_rps(seconds);
-    if (clients > 0)
-        bench_crowd(clients);
+    if (clients > 0 && loops > 0)
+        bench_crowd(clients, loops);
+    if (clients > 0 && loops <= 0) {
+        bench_crowd(clients, 1);
+        if (cpus > 1)
+            bench_crowd(clients, cpus);
+    }
     return 0;
 }
