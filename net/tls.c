@@ -370,6 +370,12 @@ const char *tls_conn_detail(const tls_conn *c) { return c->detail; }
 long tls_conn_verify_result(const tls_conn *c) { return c->verify_result; }
 const char *tls_conn_version(const tls_conn *c) { return SSL_get_version(c->ssl); }
 bool tls_conn_resumed(const tls_conn *c) { return SSL_session_reused(c->ssl) == 1; }
+
+const char *tls_conn_server_name(const tls_conn *c)
+{
+    const char *name = SSL_get_servername(c->ssl, TLSEXT_NAMETYPE_host_name);
+    return name ? name : "";
+}
 size_t tls_conn_pending(const tls_conn *c) { return (size_t)SSL_pending(c->ssl); }
 int tls_conn_fd(const tls_conn *c) { return c->fd; }
 

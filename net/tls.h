@@ -119,6 +119,7 @@ long tls_conn_verify_result(const tls_conn *c);   /* X509_V_OK (0) or an X509_V_
 const char *tls_conn_alpn(const tls_conn *c);     /* "http/1.1" or "" */
 const char *tls_conn_version(const tls_conn *c);  /* "TLSv1.3", ... */
 bool tls_conn_resumed(const tls_conn *c);         /* the handshake resumed a cached session */
+const char *tls_conn_server_name(const tls_conn *c);  /* SNI: sent (client) or received (server); "" if none */
 size_t tls_conn_pending(const tls_conn *c);       /* decrypted bytes readable without waiting */
 int tls_conn_fd(const tls_conn *c);
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "net/tls_internal.h"
 
@@ -144,6 +145,19 @@ static int trust_pem(SSL_CTX *ssl_ctx, const char *pem)
 
 static int load_trust(SSL_CTX *ssl_ctx, const struct tls_client_opts *o, struct net_detail *why)
 {
+    /* OpenSSL only records a CA directory and looks into it during a
+     * handshake, so a mistyped path would surface later as "unable to get
+     * local issuer certificate": check it here, where the mistake is. */
+    struct stat st;
+    if (o->ca_dir) {
+        const char *wrong = stat(o->ca_dir, &st) < 0 ? strerror(errno)
+                            : !S_ISDIR(st.st_mode)   ? "not a directory"
+                                                     : NULL;
+        if (wrong) {
+            net_detail_set(why, "CA directory %s: %s", o->ca_dir, wrong);
+            return -NET_ETLS_CONFIG;
+        }
+    }
     if (o->ca_file || o->ca_dir) {
         if (SSL_CTX_load_verify_locations(ssl_ctx, o->ca_file, o->ca_dir) != 1) {
             char what[300];

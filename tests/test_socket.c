@@ -1,7 +1,8 @@
 /* test_socket.c - nonblocking TCP on loopback: echo over IPv4 and IPv6,
  * large transfers both ways through small socket buffers, a peer that dies
  * mid-transfer, connection refused (F1), a connect that never completes
- * (F3), cancel, and an accept loop at the descriptor limit (F14). */
+ * (F3) and cancel.  The accept loop at the descriptor limit (F14) is in
+ * test_accept_limit.c (it lowers RLIMIT_NOFILE in a child of its own). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>

@@ -14,7 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/pem.h>
 #include <openssl/x509_vfy.h>
+#include <stdio.h>
+#include <sys/stat.h>
 
 #include "net/stream.h"
 #include "tests/support.h"
@@ -25,6 +28,7 @@ enum server_mode {
     SERVE_SILENT,       /* accept TCP, never speak (a stalled handshake) */
     SERVE_PLAINTEXT,    /* answer the ClientHello with an HTTP error */
     SERVE_TRUNCATE,     /* handshake, send a line, close without close_notify */
+    SERVE_HOLD,         /* handshake, then say nothing until the client closes */
 };
 
 struct tls_case {
@@ -44,6 +48,7 @@ struct tls_case {
     int server_rc, client_rc, read_rc;
     long verify;
     int resumed;
+    char sni[64];                   /* the server name the server received */
     char detail[NET_DETAIL_MAX];
     char alpn[16], version[16];
     int64_t client_ns;
@@ -82,6 +87,8 @@ static int serve_one(struct tls_case *c)
     stream *s;
     ck_assert_int_eq(stream_new(fd, c->sctx, NULL, NULL, &s), 0);
     rc = stream_await_handshake(s, co_deadline_in_ms(5000));
+    if (rc == 0)
+        snprintf(c->sni, sizeof c->sni, "%s", tls_conn_server_name(stream_tls(s)));
     if (rc == 0 && c->mode == SERVE_TRUNCATE) {
         rc = stream_await_write(s, "partial\n", 8, co_deadline_in_ms(2000));
         int raw = stream_fd(s);
@@ -92,7 +99,10 @@ static int serve_one(struct tls_case *c)
         stream_close(s);
         return rc;
     }
-    if (rc == 0) {
+    if (rc == 0 && c->mode == SERVE_HOLD) {
+        char sink[16];
+        stream_await_read(s, sink, sizeof sink, co_deadline_in_ms(5000));   /* the client's end */
+    } else if (rc == 0) {
         const char *line;
         ssize_t n = stream_await_read_until(s, "\n", 1, 1024, &line, co_deadline_in_ms(5000));
         if (n > 0)
@@ -134,6 +144,16 @@ static int client_once(struct tls_case *c)
         snprintf(c->version, sizeof c->version, "%s", tls_conn_version(stream_tls(s)));
         c->resumed += tls_conn_resumed(stream_tls(s));
         const char *line;
+        if (c->mode == SERVE_HOLD) {
+            /* a read deadline after the handshake: the TLS read waits on the
+             * socket like any other, and gives up on time */
+            int64_t before = co_now_ns();
+            char more[16];
+            c->read_rc = (int)stream_await_read(s, more, sizeof more, co_deadline_in_ms(200));
+            c->client_ns = co_now_ns() - before;
+            stream_close(s);
+            return rc;
+        }
         if (c->mode == SERVE_TRUNCATE) {
             ssize_t n = stream_await_read_until(s, "\n", 1, 1024, &line, deadline);
             ck_assert_int_eq(n, 8);
@@ -238,6 +258,30 @@ START_TEST(good_chain_accepted_by_ip)
     c.host = "127.0.0.1";
     run_case(&c);
     ck_assert_msg(c.client_rc == 0, "%s: %s", net_strerror(c.client_rc), c.detail);
+    ck_assert_str_eq(c.sni, "");    /* no SNI for an IP literal (RFC 6066 section 3) */
+}
+END_TEST
+
+START_TEST(the_server_receives_the_host_name_as_sni)
+{
+    struct tls_case c;
+    case_init(&c, NULL);
+    run_case(&c);
+    ck_assert_msg(c.client_rc == 0, "%s: %s", net_strerror(c.client_rc), c.detail);
+    ck_assert_str_eq(c.sni, "localhost");
+}
+END_TEST
+
+START_TEST(a_read_deadline_after_the_handshake_is_kept)
+{
+    struct tls_case c;
+    case_init(&c, NULL);
+    c.mode = SERVE_HOLD;
+    run_case(&c);
+    ck_assert_msg(c.client_rc == 0, "%s: %s", net_strerror(c.client_rc), c.detail);
+    ck_assert_int_eq(c.read_rc, -ETIMEDOUT);
+    ck_assert_int_ge(c.client_ns, 190 * 1000000LL);     /* not before the deadline */
+    ck_assert_int_lt(c.client_ns, 3000 * 1000000LL);    /* nor long after it */
 }
 END_TEST
 
@@ -341,6 +385,44 @@ START_TEST(ca_file_is_loaded)
     run_case(&c);
     unlink(path);
     ck_assert_msg(c.client_rc == 0, "%s: %s", net_strerror(c.client_rc), c.detail);
+}
+END_TEST
+
+/* A hashed CA directory (what c_rehash / openssl rehash make): the root is
+ * stored as <subject hash>.0 and found there during the handshake. */
+START_TEST(ca_dir_is_loaded_and_a_bad_one_is_a_config_error)
+{
+    struct tls_case c;
+    case_init(&c, NULL);
+    char dir[] = "/tmp/coloop-cadir-XXXXXX", path[96];
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    BIO *bio = BIO_new_mem_buf(c.pki.ca_pem, -1);
+    X509 *root = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+    ck_assert_ptr_nonnull(root);
+    snprintf(path, sizeof path, "%s/%08lx.0", dir, X509_subject_name_hash(root));
+    X509_free(root);
+    BIO_free(bio);
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs(c.pki.ca_pem, f);
+    fclose(f);
+    c.copts.ca_pem = NULL;
+    c.copts.ca_dir = dir;
+    run_case(&c);
+    ck_assert_msg(c.client_rc == 0, "%s: %s", net_strerror(c.client_rc), c.detail);
+
+    tls_ctx *ctx = NULL;
+    struct net_detail why;
+    struct tls_client_opts missing = { .ca_dir = "/nonexistent/cadir" };
+    ck_assert_int_eq(tls_ctx_new_client(&missing, &ctx, &why), -NET_ETLS_CONFIG);
+    ck_assert_ptr_null(ctx);
+    ck_assert_msg(strstr(why.text, "/nonexistent/cadir") && strstr(why.text, "No such file"),
+                  "%s", why.text);
+    struct tls_client_opts a_file = { .ca_dir = path };
+    ck_assert_int_eq(tls_ctx_new_client(&a_file, &ctx, &why), -NET_ETLS_CONFIG);
+    ck_assert_msg(strstr(why.text, "not a directory"), "%s", why.text);
+    unlink(path);
+    rmdir(dir);
 }
 END_TEST
 
@@ -514,6 +596,9 @@ static Suite *tls_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, good_chain_accepted_by_name_with_alpn);
     tcase_add_test(tc, good_chain_accepted_by_ip);
+    tcase_add_test(tc, the_server_receives_the_host_name_as_sni);
+    tcase_add_test(tc, a_read_deadline_after_the_handshake_is_kept);
+    tcase_add_test(tc, ca_dir_is_loaded_and_a_bad_one_is_a_config_error);
     tcase_add_test(tc, expired_refused);
     tcase_add_test(tc, wrong_host_refused_by_name_and_by_ip);
     tcase_add_test(tc, self_signed_refused);
