@@ -82,19 +82,27 @@ static bool has_field(const struct http_head *h, const char *name)
 }
 
 /* Content-Length = 1*DIGIT, read without strtoul (which accepts spaces,
- * signs and wraps "-1" around).  Overflow saturates at UINT64_MAX, which no
- * body limit allows, so a huge length fails as "too large", never wraps. */
+ * signs and wraps "-1" around).  A number past 2^64 - 1 is "too large"
+ * whatever the body limit is, even with no limit at all (UINT64_MAX, a
+ * streaming caller's choice): it never wraps and never saturates into a
+ * length that a second, different Content-Length could then equal. */
 static int parse_length(const char *s, size_t n, uint64_t *out)
 {
     if (n == 0)
         return -HTTP_E_BAD_CONTENT_LENGTH;
     uint64_t v = 0;
+    bool overflow = false;
     for (size_t i = 0; i < n; i++) {
         if (!http_is_digit((unsigned char)s[i]))
-            return -HTTP_E_BAD_CONTENT_LENGTH;
+            return -HTTP_E_BAD_CONTENT_LENGTH;   /* checked to the end: bad beats large */
         unsigned d = (unsigned)(s[i] - '0');
-        v = v > (UINT64_MAX - d) / 10 ? UINT64_MAX : v * 10 + d;
+        if (v > (UINT64_MAX - d) / 10)
+            overflow = true;
+        else
+            v = v * 10 + d;
     }
+    if (overflow)
+        return -HTTP_E_BODY_TOO_LARGE;
     *out = v;
     return 0;
 }

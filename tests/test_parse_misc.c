@@ -65,6 +65,20 @@ static const struct h_case body_cases[] = {   /* body_max 10, chunk_ext_max 4, i
            "100 N ka | 102 N ka | !TOO_MANY_INTERIM"),
 };
 
+static const struct h_case unlimited_cases[] = {   /* body_max UINT64_MAX: no limit */
+    H_CASE("H2.2 2^64-1 with no limit", R, "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\nab",
+           "200 L18446744073709551615 ka [ab] | !INCOMPLETE"),
+    H_CASE("H2.2 2^64 with no limit", R, "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551616\r\n\r\n",
+           "!BODY_TOO_LARGE"),
+    H_CASE("H2.2 overflow with no limit", R,
+           "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n", "!BODY_TOO_LARGE"),
+    H_CASE("H1.6 2^64-1 then an overflow", R,
+           "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n"
+           "Content-Length: 99999999999999999999999\r\n\r\n", "!BODY_TOO_LARGE"),
+    H_CASE("H2.1 overflow then a letter", R,
+           "HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999x\r\n\r\n", "!BAD_CONTENT_LENGTH"),
+};
+
 static struct http_limits small_limits(void)
 {
     struct http_limits l;
@@ -105,6 +119,15 @@ START_TEST(body_limits)
     l.interim_max = 2;
     struct h_config cfg = { &l, 0 };
     h_check_case(&cfg, &body_cases[_i]);
+}
+END_TEST
+
+START_TEST(no_body_limit_still_refuses_overflow)
+{
+    struct http_limits l = small_limits();
+    l.body_max = UINT64_MAX;
+    struct h_config cfg = { &l, 0 };
+    h_check_case(&cfg, &unlimited_cases[_i]);
 }
 END_TEST
 
@@ -266,6 +289,8 @@ static Suite *parse_misc_suite(void)
     tcase_add_loop_test(tc, head_limit, 0, (int)(sizeof head_cases / sizeof head_cases[0]));
     tcase_add_loop_test(tc, field_count_limit, 0, (int)(sizeof count_cases / sizeof count_cases[0]));
     tcase_add_loop_test(tc, body_limits, 0, (int)(sizeof body_cases / sizeof body_cases[0]));
+    tcase_add_loop_test(tc, no_body_limit_still_refuses_overflow, 0,
+                        (int)(sizeof unlimited_cases / sizeof unlimited_cases[0]));
     suite_add_tcase(s, tc);
     tc = tcase_create("api");
     tcase_set_timeout(tc, 30);
