@@ -4,8 +4,8 @@
  *
  * The server is nginx when it is installed (one worker, a config written to
  * a temporary directory: listen 127.0.0.1, access_log off, a fixed 12-byte
- * answer), else a minimal keep-alive responder on its own thread and loop in
- * this program.  The client runs on the main thread: one loop, one client,
+ * answer), else coloop's own server: httpbin's /hello on one loop thread of
+ * its own in this program.  The client runs on the main thread: one loop, one client,
  * N tasks each sending GETs back to back on its own pooled connection.  A
  * peer that is not installed is skipped with a message.
  *
@@ -15,17 +15,16 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <pthread.h>
 #include <unistd.h>
 
 #include "coloop.h"
 #include "http/client.h"
+#include "http/httpbin.h"
 
 #define BODY "hello world\n"
 
@@ -106,58 +105,6 @@ static void nginx_stop(struct nginx *n)
     snprintf(cmd, sizeof cmd, "rm -rf %s", n->dir);
     if (system(cmd) != 0)
         fprintf(stderr, "clientbench: could not remove %s\n", n->dir);
-}
-
-/* ---- the built-in responder (when nginx is missing) ---- */
-
-static atomic_bool responder_stop;
-
-static int responder_conn(void *arg)
-{
-    stream *s = arg;
-    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12"
-                               "\r\n\r\n" BODY;
-    for (;;) {
-        const char *line;
-        ssize_t n = stream_await_read_until(s, "\r\n\r\n", 4, 4096, &line,
-                                            co_deadline_in_ms(60000));
-        if (n <= 0 || stream_await_write(s, resp, sizeof resp - 1, co_deadline_in_ms(5000)) < 0)
-            break;
-    }
-    stream_close(s);
-    return 0;
-}
-
-static int responder_accept(void *arg)
-{
-    int lfd = (int)(intptr_t)arg;
-    while (!atomic_load(&responder_stop)) {
-        int fd;
-        int rc = sock_await_accept(lfd, NULL, &fd, co_deadline_in_ms(100));
-        stream *s;
-        co_task *t;
-        if (rc < 0 || stream_new(fd, NULL, NULL, NULL, &s) < 0)
-            continue;
-        if (task_spawn(&t, responder_conn, s) < 0)
-            stream_close(s);
-        else
-            task_detach(t);
-    }
-    loop_stop(loop_current());
-    return 0;
-}
-
-static void *responder_thread(void *arg)
-{
-    co_loop *loop;
-    co_task *t;
-    if (loop_new(&loop) < 0)
-        return NULL;
-    if (task_spawn(&t, responder_accept, arg) == 0)
-        task_detach(t);
-    loop_run(loop);
-    loop_free(loop);
-    return NULL;
 }
 
 /* ---- the coloop client ---- */
@@ -276,32 +223,33 @@ int main(int argc, char **argv)
     char *nginx_bin = which && strcmp(which, "builtin") == 0 ? NULL : find_program("nginx");
     char *wrk = find_program("wrk");
     struct nginx ng = { .pid = -1 };
-    pthread_t responder;
-    int lfd = -1, port;
-    const char *server;
+    httpbin_thread *builtin = NULL;
+    int port;
+    const char *server, *path = "/";
     if (nginx_bin && (port = free_port()) > 0 && nginx_start(nginx_bin, &ng, port) == 0 &&
         wait_listening(port) == 0) {
         server = "nginx, 1 worker";
     } else {
         if (nginx_bin)
-            fprintf(stderr, "clientbench: nginx did not start; using the built-in responder\n");
+            fprintf(stderr, "clientbench: nginx did not start; using the coloop server\n");
         else if (which)
-            printf("clientbench: CLIENTBENCH_SERVER=%s: using the built-in coloop responder\n", which);
+            printf("clientbench: CLIENTBENCH_SERVER=%s: using the coloop server\n", which);
         else
             printf("clientbench: nginx not installed (apt-get install -y nginx): using the "
-                   "built-in coloop responder\n");
+                   "coloop server\n");
         nginx_stop(&ng);
         ng.pid = -1;
-        if (sock_listen("127.0.0.1", 0, NULL, &lfd) < 0)
+        struct httpbin_opts ho = { .threads = 1 };
+        if (httpbin_start_thread(&ho, &builtin) < 0)
             return 1;
-        port = sock_local_port(lfd);
-        pthread_create(&responder, NULL, responder_thread, (void *)(intptr_t)lfd);
-        server = "built-in coloop responder, 1 thread";
+        port = httpbin_thread_port(builtin);
+        server = "coloop httpbin, 1 loop thread";
+        path = "/hello";
     }
     if (!wrk)
         printf("clientbench: wrk not installed (apt-get install -y wrk): no ratio\n");
     char url[64];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/", port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     printf("clientbench: keep-alive GET %s (%s), %d s per figure, client on one loop (one "
            "core), wrk -t1\n", url, server, seconds);
     printf("  %-12s %14s %14s %8s\n", "connections", "coloop req/s", "wrk req/s", "ratio");
@@ -317,13 +265,10 @@ int main(int argc, char **argv)
         else
             printf("  %-12d %14.0f %14s %8s\n", conns[i], ours, "-", "-");
     }
-    if (ng.pid > 0) {
+    if (ng.pid > 0)
         nginx_stop(&ng);
-    } else {
-        atomic_store(&responder_stop, true);
-        pthread_join(responder, NULL);
-        sock_close(lfd);
-    }
+    else
+        httpbin_stop_thread(builtin, 1000, NULL);
     free(nginx_bin);
     free(wrk);
     return status;
