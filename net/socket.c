@@ -294,22 +294,36 @@ int sock_await_connect(const struct sock_addr *addr, const struct sock_opts *opt
     return 0;
 }
 
+/* Reads try the system call first, except when the loop remembers that the
+ * last read emptied the socket and epoll has reported nothing since: then
+ * recv() could only fail with EAGAIN, so wait first (loop_fd_maybe_readable,
+ * runtime/task.h).  The case it saves is the common one: a client that has
+ * just sent a request, or a server that has just answered one, reads next and
+ * finds nothing yet - one system call per request on each side. */
 ssize_t sock_await_read(int fd, void *buf, size_t len, int64_t deadline)
 {
     if (len == 0)
         return 0;
+    bool wait_first = !loop_fd_maybe_readable(fd);
     for (;;) {
+        if (wait_first) {
+            int rc = await_fd(fd, CO_FD_READ, deadline);
+            if (rc < 0)
+                return rc;
+        }
         ssize_t n = recv(fd, buf, len, 0);
-        if (n >= 0)
+        if (n >= 0) {
+            if (n > 0 && (size_t)n < len)
+                loop_fd_drained(fd);   /* it took every byte there was */
             return n;
+        }
         int err = errno;   /* copy now: after await_fd it belongs to someone else */
+        wait_first = err != EINTR;
         if (err == EINTR)
             continue;
         if (err != EAGAIN && err != EWOULDBLOCK)
             return -err;
-        int rc = await_fd(fd, CO_FD_READ, deadline);
-        if (rc < 0)
-            return rc;
+        loop_fd_drained(fd);
     }
 }
 

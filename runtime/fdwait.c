@@ -39,8 +39,33 @@ static int fd_register(co_loop *loop, int fd)
     if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 && errno != EEXIST)
         return -errno;   /* EPERM: regular files are always "ready" and cannot be polled */
     loop->fds[fd].registered = true;
+    loop->fds[fd].drained = false;
+    loop->fds[fd].hung_up = false;
     loop->stats.fds_registered++;
     return 0;
+}
+
+/* Why "fewer bytes than asked" may mark a descriptor drained: the read took
+ * every byte there was when it ran, and every byte that arrives later makes
+ * epoll report the descriptor again (edge-triggered: an event per arrival),
+ * which undoes the mark in dispatch_fd_event before any task runs again.
+ * What does not come again is an end of stream that arrived with the bytes
+ * just read: its edge was reported with them.  So a descriptor that has hung
+ * up is never marked: the next read must try, and see the end. */
+void loop_fd_drained(int fd)
+{
+    co_loop *loop = loop_this_thread();
+    if (loop && fd >= 0 && fd < loop->fds_capacity && loop->fds[fd].registered &&
+        !loop->fds[fd].hung_up)
+        loop->fds[fd].drained = true;
+}
+
+bool loop_fd_maybe_readable(int fd)
+{
+    co_loop *loop = loop_this_thread();
+    if (!loop || fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].registered)
+        return true;
+    return !loop->fds[fd].drained;
 }
 
 int await_fd(int fd, enum co_fd_direction dir, int64_t deadline)

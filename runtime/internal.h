@@ -80,6 +80,8 @@ struct fd_slot {
     fd_watch_fn watch;          /* or a loop-internal watcher (then no task waits here) */
     void *watch_arg;
     bool registered;            /* added to epoll (edge-triggered, both directions) */
+    bool drained;               /* a read emptied it, and epoll has reported no bytes since */
+    bool hung_up;               /* epoll reported a hang-up or an error: reads never wait first */
 };
 
 #define LAG_WINDOW 8192          /* recent timer lateness samples kept for percentiles */

@@ -160,6 +160,10 @@ static void dispatch_fd_event(co_loop *loop, const struct epoll_event *ev)
     if (fd >= loop->fds_capacity || !loop->fds[fd].registered)
         return;
     struct fd_slot *slot = &loop->fds[fd];
+    if (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        slot->hung_up = true;       /* sticky: an end or an error is read once, then stays */
+    if (ev->events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        slot->drained = false;
     if (slot->watch && (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
         slot->watch(slot->watch_arg);
         return;

@@ -74,6 +74,17 @@ int await_sleep_ms(int64_t ms);
 enum co_fd_direction { CO_FD_READ = 1, CO_FD_WRITE = 2 };
 int await_fd(int fd, enum co_fd_direction dir, int64_t deadline);
 
+/* Read readiness, remembered (plain functions: they never suspend).  A
+ * reader that has just emptied a registered descriptor - its read failed
+ * with EAGAIN, or returned fewer bytes than it asked for - says so with
+ * loop_fd_drained(); epoll's next "readable" event for the descriptor undoes
+ * it.  Until then loop_fd_maybe_readable() is false, and the next read can
+ * wait first instead of making a system call that can only fail with EAGAIN.
+ * Once epoll has reported a hang-up or an error, or for a descriptor the loop
+ * has never waited on, it is always true.  sock_await_read() uses it. */
+void loop_fd_drained(int fd);
+bool loop_fd_maybe_readable(int fd);
+
 /* The running task, or NULL outside any task. */
 co_task *task_self(void);
 const char *task_name(const co_task *t);
