@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "runtime/error.h"
@@ -112,6 +113,27 @@ static int reserve_guarded_slot(void)
     return -CO_ENOSTACK;
 }
 
+/* Name the limit a failed stack mapping most likely hit: ENOMEM from mmap is
+ * the address-space limit (ulimit -v), the overcommit policy or real memory;
+ * from mprotect, which splits one mapping into two, it is vm.max_map_count. */
+static void explain_map_failure(const char *what, size_t len, int err)
+{
+    char limit[160] = "";
+    struct rlimit as;
+    if (err == ENOMEM && strcmp(what, "mmap") != 0) {
+        snprintf(limit, sizeof limit, "; the process is out of mappings: vm.max_map_count=%ld",
+                 read_long_file("/proc/sys/vm/max_map_count", -1));
+    } else if (err == ENOMEM && getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
+        snprintf(limit, sizeof limit, "; the address-space limit RLIMIT_AS (ulimit -v) is %llu KiB",
+                 (unsigned long long)as.rlim_cur / 1024);
+    } else if (err == ENOMEM) {
+        snprintf(limit, sizeof limit, "; out of memory (vm.overcommit_memory=%ld)",
+                 read_long_file("/proc/sys/vm/overcommit_memory", -1));
+    }
+    snprintf(error_detail, sizeof error_detail, "%s of a %zu KiB task stack failed: %s%s", what,
+             len / 1024, co_strerror(err), limit);
+}
+
 static size_t round_to_pages(size_t n, size_t page)
 {
     return (n + page - 1) / page * page;
@@ -132,10 +154,12 @@ int stack_alloc(struct co_stack *s, size_t size, bool guarded)
     void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     int err = errno;
+    const char *what = "mmap";
     if (map == MAP_FAILED)
         goto fail;
     if (guarded && mprotect(map, page, PROT_NONE) < 0) {
         err = errno;   /* ENOMEM here means the mapping count, not memory */
+        what = "mprotect (the guard page)";
         munmap(map, len);
         goto fail;
     }
@@ -149,8 +173,7 @@ int stack_alloc(struct co_stack *s, size_t size, bool guarded)
 fail:
     if (guarded)
         atomic_fetch_sub(&guarded_in_use, 1);
-    snprintf(error_detail, sizeof error_detail, "mmap/mprotect of a %zu KiB stack failed: %s",
-             len / 1024, co_strerror(err));
+    explain_map_failure(what, len, err);
     return -err;
 }
 

@@ -1,4 +1,4 @@
-/* timer.c - binary min-heap of timers (see timer.h for the why).
+/* timer.c - 4-ary min-heap of timers (see timer.h for the why).
  *
  * The heap is an array of slots (a timer's key and a pointer to it) where the
  * children of slot i are 4i+1 .. 4i+4 and every parent fires no later than

@@ -3,7 +3,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/internal.h"
@@ -100,6 +104,64 @@ START_TEST(budget_is_derived_from_max_map_count)
 }
 END_TEST
 
+/* Out of address space: a child process lowers RLIMIT_AS to a little above
+ * what it uses and spawns tasks with 1 MiB stacks until one fails; the
+ * error must name the limit.  (Not under ASan, whose shadow memory needs
+ * terabytes of address space, nor Valgrind, which manages its own.) */
+static void spawn_until_out_of_address_space(int report_fd)
+{
+    long vm_pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f || fscanf(f, "%ld", &vm_pages) != 1)
+        _exit(2);
+    fclose(f);
+    struct rlimit as = { 0 };
+    as.rlim_cur = as.rlim_max = (rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + (64u << 20);
+    if (setrlimit(RLIMIT_AS, &as) < 0)
+        _exit(3);
+    co_loop *loop;
+    if (loop_new(&loop) < 0)
+        _exit(4);
+    struct co_spawn_opts big = { .name = "big", .stack_size = 1u << 20 };
+    int rc = 0;
+    for (int i = 0; i < 1000 && rc == 0; i++) {
+        co_task *t;
+        rc = task_spawn_opts(&t, noop, NULL, &big);
+    }
+    char line[512];
+    int n = snprintf(line, sizeof line, "%d %s", rc, stack_error_detail());
+    _exit(write(report_fd, line, (size_t)n) == n ? 0 : 5);
+}
+
+START_TEST(out_of_address_space_names_the_limit)
+{
+#ifdef CO_ASAN
+    return;
+#endif
+    if (getenv("COLOOP_UNDER_VALGRIND"))
+        return;
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        spawn_until_out_of_address_space(p[1]);
+    }
+    close(p[1]);
+    char got[512] = "";
+    ssize_t n = read(p[0], got, sizeof got - 1);
+    close(p[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    ck_assert_int_gt(n, 0);
+    got[n] = '\0';
+    ck_assert_msg(strncmp(got, "-12 ", 4) == 0, "%s", got);     /* -ENOMEM */
+    ck_assert_msg(strstr(got, "RLIMIT_AS") && strstr(got, "task stack"), "%s", got);
+}
+END_TEST
+
 static Suite *stack_suite(void)
 {
     Suite *s = suite_create("stack");
@@ -116,6 +178,7 @@ static Suite *stack_suite(void)
     tcase_add_test(tc, cache_reuses_a_finished_tasks_stack);
     tcase_add_test(tc, spawn_past_the_budget_fails_with_a_clear_error);
     tcase_add_test(tc, budget_is_derived_from_max_map_count);
+    tcase_add_test(tc, out_of_address_space_names_the_limit);
     suite_add_tcase(s, tc);
     return s;
 }
