@@ -197,6 +197,17 @@ static void unlink_child(co_group *g, struct group_child *c)
     g->running--;
 }
 
+/* A failure after the first one.  asyncio's TaskGroup raises every failure
+ * together (an ExceptionGroup); this group returns only the first, so a later
+ * one is said here instead of being lost.  Cancellations are not failures:
+ * the first error asked for them. */
+static void report_later_failure(const co_group *g, const co_task *t, int result)
+{
+    fprintf(stderr, "coloop: group task #%llu '%s' (spawned at %s:%d) also failed: %s "
+            "(the group returns its first error: %s)\n", (unsigned long long)t->id, t->name,
+            t->spawn_file, t->spawn_line, co_strerror(result), co_strerror(g->first_error));
+}
+
 /* A child returned: a failure before any cancellation is the group's first
  * error and cancels the siblings; the last child wakes the waiter. */
 static void child_ended(co_group *g, struct group_child *c, int result)
@@ -205,6 +216,8 @@ static void child_ended(co_group *g, struct group_child *c, int result)
     if (result < 0 && !g->cancelling) {
         g->first_error = result;
         group_cancel(g);
+    } else if (result < 0 && result != -ECANCELED && g->first_error != 0) {
+        report_later_failure(g, c->task, result);
     }
     if (g->running == 0 && g->waiter)
         task_wake(g->waiter, 0);

@@ -77,7 +77,9 @@ int group_new(co_group **out);
 
 /* Spawn fn(arg) as a child of the group (see task_spawn for the macros'
  * name and spawn-site recording).  A child's negative return value is a
- * failure: the first one cancels every other child.  A child may spawn
+ * failure: the first one cancels every other child; a later failure (other
+ * than -ECANCELED) is printed on stderr with the child's name and spawn
+ * site, since group_await returns only the first.  A child may spawn
  * siblings.  Spawned into a group being cancelled, a child starts
  * cancelled.  Returns 0, or task_spawn's errors.  Never suspends. */
 #define group_spawn(g, fn, arg) \

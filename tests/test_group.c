@@ -351,6 +351,59 @@ START_TEST(freeing_a_group_with_running_children_is_reported)
 }
 END_TEST
 
+/* Two children fail, one after the other: the group returns the first
+ * failure, and the second is reported, not lost. */
+static int fail_at_once(void *arg) { (void)arg; return -ECONNREFUSED; }
+
+static int fail_while_cancelled(void *arg)
+{
+    (void)arg;
+    await_sleep_ms(60000);      /* the first failure cancels this sleep... */
+    return -EIO;                /* ...and this child fails on its way out anyway */
+}
+
+static int quietly_cancelled(void *arg)
+{
+    (void)arg;
+    return await_sleep_ms(60000);   /* -ECANCELED: expected, not reported */
+}
+
+static int two_failures(void *arg)
+{
+    int *rc = arg;
+    co_group *g;
+    group_new(&g);
+    group_spawn(g, fail_while_cancelled, NULL);
+    group_spawn(g, quietly_cancelled, NULL);
+    group_spawn(g, fail_at_once, NULL);
+    *rc = group_await(g, CO_NO_DEADLINE);
+    group_free(g);
+    return 0;
+}
+
+static int two_failures_rc;
+
+static void run_two_failures(void *arg)
+{
+    (void)arg;
+    co_loop *loop = test_loop_new();
+    test_run_main(two_failures, &two_failures_rc);
+    loop_free(loop);
+}
+
+START_TEST(a_later_failure_is_reported_not_lost)
+{
+    int fds = open_fd_count();
+    const char *err = capture_stderr(run_two_failures, NULL);
+    ck_assert_int_eq(two_failures_rc, -ECONNREFUSED);
+    ck_assert_msg(strstr(err, "'fail_while_cancelled'") && strstr(err, "also failed")
+                  && strstr(err, "Input/output error"), "%s", err);
+    ck_assert_msg(strstr(err, "Connection refused"), "%s", err);   /* the first, named */
+    ck_assert_msg(!strstr(err, "quietly_cancelled"), "%s", err);   /* cancellation is no failure */
+    ck_assert_int_eq(open_fd_count(), fds);
+}
+END_TEST
+
 static Suite *group_suite(void)
 {
     Suite *s = suite_create("group");
@@ -363,6 +416,7 @@ static Suite *group_suite(void)
     tcase_add_test(tc, a_cancelled_parent_cancels_its_group_and_still_waits);
     tcase_add_test(tc, children_may_spawn_siblings_and_a_group_is_reusable);
     tcase_add_test(tc, freeing_a_group_with_running_children_is_reported);
+    tcase_add_test(tc, a_later_failure_is_reported_not_lost);
     suite_add_tcase(s, tc);
     return s;
 }
