@@ -372,6 +372,58 @@ START_TEST(several_loops_share_one_pool_or_use_their_own)
 }
 END_TEST
 
+/* The size: the CPU count unless COLOOP_POOL_THREADS says otherwise (a
+ * number >= 1; anything else is ignored). */
+START_TEST(the_default_size_is_the_cpus_or_the_environment)
+{
+    const char *saved = getenv("COLOOP_POOL_THREADS");
+    char *keep = saved ? strdup(saved) : NULL;
+    unsetenv("COLOOP_POOL_THREADS");
+    ck_assert_int_eq(pool_default_threads(), (int)sysconf(_SC_NPROCESSORS_ONLN));
+    setenv("COLOOP_POOL_THREADS", "3", 1);
+    ck_assert_int_eq(pool_default_threads(), 3);
+    setenv("COLOOP_POOL_THREADS", "0", 1);
+    ck_assert_int_eq(pool_default_threads(), (int)sysconf(_SC_NPROCESSORS_ONLN));
+    setenv("COLOOP_POOL_THREADS", "lots", 1);
+    ck_assert_int_eq(pool_default_threads(), (int)sysconf(_SC_NPROCESSORS_ONLN));
+    if (keep)
+        setenv("COLOOP_POOL_THREADS", keep, 1);
+    else
+        unsetenv("COLOOP_POOL_THREADS");
+    free(keep);
+}
+END_TEST
+
+/* No worker starts before the first job; then one per job in flight, up to
+ * the cap, and no more. */
+static co_pool *lazy_pool;
+
+static int lazily(void *arg)
+{
+    (void)arg;
+    struct pool_stats st;
+    pool_get_stats(lazy_pool, &st);
+    ck_assert_int_eq(st.threads, 0);
+    struct pool_job job = { .run = spin_300ms };
+    int result = 0;
+    ck_assert_int_eq(pool_await_job(lazy_pool, &job, &result, CO_NO_DEADLINE), 0);
+    ck_assert_int_eq(result, 300);
+    pool_get_stats(lazy_pool, &st);
+    ck_assert_int_eq(st.threads, 1);      /* one job, one worker: not the cap of 4 */
+    return 0;
+}
+
+START_TEST(workers_start_lazily)
+{
+    int fds = open_fd_count();
+    co_loop *loop = test_loop_new();
+    ck_assert_int_eq(pool_new(&lazy_pool, 4), 0);
+    test_run_main(lazily, NULL);
+    ck_assert_int_eq(pool_free(lazy_pool), 0);
+    loop_free_clean(loop, fds);
+}
+END_TEST
+
 static Suite *pool_suite(void)
 {
     Suite *s = suite_create("pool");
@@ -384,6 +436,8 @@ static Suite *pool_suite(void)
     tcase_add_test(tc, a_queued_job_whose_waiter_timed_out_never_runs);
     tcase_add_test(tc, a_kind_limit_caps_concurrent_jobs_of_that_kind);
     tcase_add_test(tc, several_loops_share_one_pool_or_use_their_own);
+    tcase_add_test(tc, the_default_size_is_the_cpus_or_the_environment);
+    tcase_add_test(tc, workers_start_lazily);
     suite_add_tcase(s, tc);
     return s;
 }
