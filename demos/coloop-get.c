@@ -323,6 +323,8 @@ static int add_data(struct options *o, const char *arg)
     }
     if (piece != arg)
         free(piece);
+    if (!joined)
+        fprintf(stderr, "coloop-get: error: %s\n", strerror(ENOMEM));
     return joined ? 0 : EXIT_OTHER;
 }
 
@@ -419,8 +421,10 @@ static int parse_args(int argc, char **argv, struct options *o)
     o->headers = calloc((size_t)argc, sizeof *o->headers);
     o->outputs = calloc((size_t)argc, sizeof *o->outputs);
     o->urls = calloc((size_t)argc, sizeof *o->urls);
-    if (!o->headers || !o->outputs || !o->urls)
+    if (!o->headers || !o->outputs || !o->urls) {
+        fprintf(stderr, "coloop-get: error: %s\n", strerror(ENOMEM));
         return EXIT_OTHER;
+    }
     int opt;
     while ((opt = getopt_long(argc, argv, "X:H:d:IiD:Lm:o:Ovskh", long_options, NULL)) != -1) {
         if (opt == 'h') {
@@ -1072,7 +1076,8 @@ static int await_fetch_all(void *arg)
     http_client *c;
     int rc = http_client_new(&co, &c);
     if (rc < 0) {
-        fprintf(stderr, "coloop-get: error: %s\n", co_strerror(rc));
+        if (!p->o.silent)
+            fprintf(stderr, "coloop-get: error: %s\n", co_strerror(rc));
         return EXIT_OTHER;
     }
     int first = EXIT_OK;
@@ -1146,6 +1151,8 @@ int main(int argc, char **argv)
         code = open_reports(&p);
     if (code == 0) {
         int rc = co_run(await_fetch_all, &p);
+        if (rc < 0 && !p.o.silent)      /* no loop (no descriptor, no memory): still one line */
+            fprintf(stderr, "coloop-get: error: cannot run the event loop: %s\n", co_strerror(rc));
         code = rc < 0 ? EXIT_OTHER : rc;
         int closed = close_reports(&p);
         code = code ? code : closed;

@@ -803,11 +803,13 @@ static void print_explanation(const struct way *ways, int count, const struct op
                "  Async is about waiting efficiently, not about speed (C1, C2).\n",
                o->n, way_seconds(coro), way_estimate(seq, o->n) / way_seconds(coro),
                (double)coro->r.lat_min_ns / 1e9, (double)coro->r.lat_max_ns / 1e9, o->n);
-    if (small && small != big)
+    /* A pool smaller than N overlaps only as many waits as it has threads
+     * (it may be the only pool: --threads 5). */
+    if (small && (small != big || small->threads < o->n))
         printf("- %d threads overlap %d waits at a time: ~%d rounds of %.2f s = %.2f s.\n",
                small->threads, small->threads, (o->n + small->threads - 1) / small->threads, one,
                way_seconds(small));
-    if (big && coro)
+    if (big && coro && big->threads >= o->n)
         printf("- %d threads overlap them all too (%.2f s), which is why a thread pool is a fine\n"
                "  answer at this size (C3). The price is in the other columns: %ld threads and\n"
                "  %.0f MiB of address space (each thread reserves an 8 MiB stack, and glibc gives\n"
@@ -823,9 +825,16 @@ static void print_explanation(const struct way *ways, int count, const struct op
                "  overlap. Start them all, then join (C10; see also `pitfalls sequential`).\n",
                way_estimate(each, o->n));
     printf("- The essays measured 100 short requests to httpbin.org (sync 8.5 s, aiohttp 2.1 s,\n"
-           "  threads 2.3 s: about 4x, C3). Here every request waits a full %d ms on a local\n"
-           "  server that never rate-limits, so overlapping the waits approaches a %dx speed-up.\n",
-           o->delay_ms, o->n);
+           "  threads 2.3 s: about 4x, C3). ");
+    if (o->url)         /* --delay-ms is the built-in target's: not this URL's */
+        printf("Here every request waited about %.2f s (the median) for\n"
+               "  %s;\n"
+               "  overlapping the waits approaches a %dx speed-up as far as that server answers\n"
+               "  them all at once.\n", one, o->url, o->n);
+    else
+        printf("Here every request waits a full %d ms on a local\n"
+               "  server that never rate-limits, so overlapping the waits approaches a %dx speed-up.\n",
+               o->delay_ms, o->n);
 }
 
 static void json_way(const struct way *w, int n, bool last)
@@ -849,7 +858,12 @@ static void print_json(const struct way *ways, int count, const struct options *
     printf("{\n  \"url\": \"");
     for (const char *p = url; *p; p++)
         printf((*p == '"' || *p == '\\') ? "\\%c" : "%c", *p);
-    printf("\",\n  \"n\": %d,\n  \"delay_ms\": %d,\n  \"ways\": [\n", o->n, o->delay_ms);
+    printf("\",\n  \"n\": %d,\n  \"delay_ms\": ", o->n);
+    if (o->url)                 /* the URL's own delay, whatever it is, is not known here */
+        printf("null");
+    else
+        printf("%d", o->delay_ms);
+    printf(",\n  \"ways\": [\n");
     for (int i = 0; i < count; i++)
         json_way(&ways[i], o->n, i == count - 1);
     printf("  ]\n}\n");

@@ -6,6 +6,8 @@
  * violation, interim responses, trailers).  The suite runs from
  * $(BUILD)/tests, next to $(BUILD)/demos; each run's stdout and stderr go
  * to files in a temporary directory that is also its working directory.
+ * Exit 1 (no kind of its own) is reached by a run under a low
+ * RLIMIT_NOFILE (run_with_fd_limit).
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -15,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,6 +158,43 @@ static void run_into_slow_pipe(struct result *r, int stall_ms, const char *const
     while (waitpid(pid, &status, 0) < 0)
         ;
     r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    slurp("stderr", r->err, sizeof r->err);
+    drop_sanitizer_lines(r->err);
+}
+
+/* Run the program as run_into does (stdout and stderr to files of dir),
+ * with RLIMIT_NOFILE lowered to `nofile` in the child: fork, then only
+ * async-signal-safe calls before execv (this process has threads). */
+static void run_with_fd_limit(struct result *r, rlim_t nofile, const char *const *args)
+{
+    const char *argv[40] = { prog };
+    for (size_t n = 1; args[n - 1] && n < 39; n++)
+        argv[n] = args[n - 1];
+    char out_path[128], err_path[128];
+    snprintf(out_path, sizeof out_path, "%s/stdout", dir);
+    snprintf(err_path, sizeof err_path, "%s/stderr", dir);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int in = open("/dev/null", O_RDONLY);
+        int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (in < 0 || out < 0 || err < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+            dup2(err, 2) < 0 || chdir(dir) < 0)
+            _exit(126);
+        for (int fd = 3; fd < 1024; fd++)       /* nothing of ours takes the child's slots */
+            close(fd);
+        struct rlimit rl = { nofile, nofile };
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            _exit(126);
+        execv(prog, (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        ;
+    r->code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    r->out_len = slurp("stdout", r->out, sizeof r->out);
     slurp("stderr", r->err, sizeof r->err);
     drop_sanitizer_lines(r->err);
 }
@@ -507,6 +547,129 @@ START_TEST(a_slow_reader_of_stdout_does_not_trip_the_read_timeout)
 }
 END_TEST
 
+START_TEST(long_options_do_what_the_short_ones_do)
+{
+    bin_start(NULL);
+    GET("--request", "PUT", "--header", "X-Test: yes", "--data", "a=1", "--include", "--output",
+        "out.txt", url("/anything"));
+    ck_assert_int_eq(R.code, 0);
+    ck_assert_str_eq(R.out, "");                             /* --output took the body */
+    char buf[4096];
+    slurp("out.txt", buf, sizeof buf);
+    ck_assert_int_eq(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17), 0);   /* --include */
+    ck_assert_has(buf, "\"method\": \"PUT\"");
+    ck_assert_has(buf, "\"X-Test\": \"yes\"");
+    ck_assert_has(buf, "a=1");
+
+    GET("--location", "--max-redirs", "2", "--dump-header", "heads.txt", "--max-time", "10",
+        "--connect-timeout", "10", "--read-timeout", "10", url("/redirect/2"));
+    ck_assert_int_eq(R.code, 0);
+    ck_assert_has(R.out, "\"url\": \"http://127.0.0.1:");
+    slurp("heads.txt", buf, sizeof buf);
+    ck_assert_int_eq(count(buf, "HTTP/1.1 302 Found\r\n"), 2);
+    ck_assert_int_eq(count(buf, "HTTP/1.1 200 OK\r\n"), 1);
+
+    GET("--head", "--verbose", url("/bytes/100"));
+    ck_assert_int_eq(R.code, 0);
+    ck_assert_int_eq(strncmp(R.out, "HTTP/1.1 200 OK\r\n", 17), 0);
+    ck_assert_uint_lt(R.out_len, 200);                       /* no body */
+    ck_assert_has(R.err, "> HEAD /bytes/100 HTTP/1.1\n");
+
+    GET("--remote-name", "--json-out", "log.json", url("/bytes/7"));
+    ck_assert_int_eq(R.code, 0);
+    ck_assert_uint_eq(slurp("7", buf, sizeof buf), 7);
+    slurp("log.json", buf, sizeof buf);
+    ck_assert_has(buf, "\"status\":200,\"bytes\":7,");
+
+    GET("--max-filesize", "10", url("/bytes/100"));
+    ck_assert_int_eq(R.code, 63);
+
+    GET("--silent", "--fail", url("/status/404"));
+    bin_stop(NULL);
+    ck_assert_int_eq(R.code, 22);
+    ck_assert_str_eq(R.err, "");
+    ck_assert_str_eq(R.out, "");
+}
+END_TEST
+
+static void dump_to_stdout_case(struct canned_env *env)
+{
+    AWAIT_GET("-D", "-", canned_path(env->srv, "/"));
+}
+
+START_TEST(dump_header_dash_writes_the_heads_to_stdout_before_the_body)
+{
+    /* Interim heads included, byte for byte, then the body after them. */
+    struct canned_server s = { .scripts = { {
+        C_READ, C_SEND("HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") } } };
+    canned_run(&s, NULL, dump_to_stdout_case, NULL);
+    canned_server_free(&s);
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    ck_assert_str_eq(R.out, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>\r\n\r\n"
+                            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    ck_assert_str_eq(R.err, "");
+
+    /* Every hop of a redirect chain, in order, then the final body. */
+    bin_start(NULL);
+    GET("-L", "-D", "-", url("/redirect/1"));
+    bin_stop(NULL);
+    ck_assert_int_eq(R.code, 0);
+    ck_assert_int_eq(strncmp(R.out, "HTTP/1.1 302 Found\r\n", 20), 0);
+    const char *ok = strstr(R.out, "HTTP/1.1 200 OK\r\n");
+    const char *body = ok ? strstr(ok, "\r\n\r\n{") : NULL;
+    ck_assert_msg(ok && body, "302, 200, body in order in:\n%s", R.out);
+    ck_assert_has(body, "\"url\": \"http://127.0.0.1:");
+    ck_assert_int_eq(count(R.out, "HTTP/1.1 "), 2);
+}
+END_TEST
+
+/* Bytes a form field never has: NUL, CR LF, 0xff, and the separators. */
+static const char file_a[] = "a\0b\r\nc\xff&=%";
+static const char file_b[] = "\0\0\x01\x7f\n\xfe end";
+
+static void data_files_case(struct canned_env *env)
+{
+    const char *u = canned_path(env->srv, "/");
+    AWAIT_GET("-d", "@a.bin", u);
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    AWAIT_GET("--data-binary", "@b.bin", "-H", "Content-Type: application/octet-stream", u);
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    AWAIT_GET("-d", "@a.bin", "--data-binary", "@b.bin", u);
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+}
+
+START_TEST(data_from_a_file_sends_the_files_bytes_exactly)
+{
+    size_t a = sizeof file_a - 1, b = sizeof file_b - 1;
+    put_file("a.bin", file_a, a);
+    put_file("b.bin", file_b, b);
+    struct canned_server s = { .scripts = { {
+        C_READ, C_SEND("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), C_REPEAT } } };
+    canned_run(&s, NULL, data_files_case, NULL);
+    ck_assert_int_eq(s.requests, 3);
+    char joined[64], cl[64];
+    memcpy(joined, file_a, a);
+    joined[a] = '&';
+    memcpy(joined + a + 1, file_b, b);
+    const struct { const char *bytes; size_t len; const char *type; } want[] = {
+        { file_a, a, "Content-Type: application/x-www-form-urlencoded\r\n" },
+        { file_b, b, "Content-Type: application/octet-stream\r\n" },
+        { joined, a + 1 + b, "Content-Type: application/x-www-form-urlencoded\r\n" },
+    };
+    for (int i = 0; i < 3; i++) {
+        const struct canned_request *q = &s.reqs[i];
+        ck_assert_msg(strncmp(q->head, "POST / HTTP/1.1\r\n", 17) == 0, "%s", q->head);
+        snprintf(cl, sizeof cl, "Content-Length: %zu\r\n", want[i].len);
+        ck_assert_has(q->head, cl);
+        ck_assert_has(q->head, want[i].type);
+        ck_assert_uint_eq(q->body_len, want[i].len);
+        ck_assert_int_eq(memcmp(q->body, want[i].bytes, want[i].len), 0);
+    }
+    canned_server_free(&s);
+}
+END_TEST
+
 /* ---- every kind of failure, with its exit code ---- */
 
 START_TEST(max_time_bounds_the_whole_url_with_exit_28)
@@ -731,6 +894,134 @@ START_TEST(trailers_are_printed_after_the_body_with_include)
 }
 END_TEST
 
+/* A head over each of the client's head limits: 32 KiB in all, one line
+ * (8 KiB), 100 fields. */
+static char big_head[40000], long_line[12000], many_fields[4000];
+
+static size_t make_head(char *buf, size_t cap, int lines, size_t value_len, const char *name)
+{
+    size_t n = (size_t)snprintf(buf, cap, "HTTP/1.1 200 OK\r\n");
+    for (int i = 0; i < lines; i++) {
+        n += (size_t)snprintf(buf + n, cap - n, "%s%d: ", name, i);
+        memset(buf + n, 'a', value_len);
+        n += value_len;
+        n += (size_t)snprintf(buf + n, cap - n, "\r\n");
+    }
+    n += (size_t)snprintf(buf + n, cap - n, "Content-Length: 2\r\n\r\nok");
+    ck_assert_uint_lt(n, cap - 1);
+    return n;
+}
+
+static void head_limits_case(struct canned_env *env)
+{
+    const int codes[] = { -HTTP_E_HEADER_TOO_LARGE, -HTTP_E_LINE_TOO_LONG,
+                          -HTTP_E_TOO_MANY_HEADERS };
+    for (int i = 0; i < 3; i++) {       /* one connection each, in order */
+        AWAIT_GET(canned_path(env->srv, "/"));
+        ck_assert_msg(R.code == 63, "case %d: exit %d: %s", i, R.code, R.err);
+        ck_assert_has(R.err, "coloop-get: too large: ");
+        ck_assert_has(R.err, co_strerror(codes[i]));
+        ck_assert_str_eq(R.out, "");
+    }
+}
+
+START_TEST(a_head_over_the_limits_is_exit_63)
+{
+    size_t big = make_head(big_head, sizeof big_head, 8, 4500, "X-Big-");
+    size_t line = make_head(long_line, sizeof long_line, 1, 10000, "X-Long-");
+    size_t many = make_head(many_fields, sizeof many_fields, 150, 1, "X-F");
+    ck_assert_uint_gt(big, HTTP_CLIENT_HEAD_MAX_DEFAULT);
+    struct canned_server s = { .scripts = {
+        { C_READ, { CANNED_SEND, big_head, big, 0 } },
+        { C_READ, { CANNED_SEND, long_line, line, 0 } },
+        { C_READ, { CANNED_SEND, many_fields, many, 0 } },
+    } };
+    canned_run(&s, NULL, head_limits_case, NULL);
+    ck_assert_int_eq(s.connections, 3);
+    canned_server_free(&s);
+}
+END_TEST
+
+static void bad_location_case(struct canned_env *env)
+{
+    const char *u = canned_path(env->srv, "/");
+    AWAIT_GET("-L", u);                 /* a scheme the client does not speak */
+    ck_assert_msg(R.code == 47, "exit %d: %s", R.code, R.err);
+    ck_assert_has(R.err, "coloop-get: redirect: ");
+    ck_assert_has(R.err, co_strerror(-HTTP_E_BAD_REDIRECT));
+    ck_assert_has(R.err, "to \"ftp://example.com/file\": ");
+    ck_assert_has(R.err, co_strerror(-HTTP_E_URL_SCHEME));
+    ck_assert_str_eq(R.out, "");
+    AWAIT_GET("-L", "--json", u);       /* an IPv6 literal that does not end */
+    ck_assert_msg(R.code == 47, "exit %d: %s", R.code, R.err);
+    ck_assert_has(R.err, "to \"http://[::1/x\": ");
+    ck_assert_has(R.err, co_strerror(-HTTP_E_URL_IPV6));
+    ck_assert_has(R.err, "\"status\":301,");
+    ck_assert_has(R.err, "\"exit\":47,\"error\":{\"kind\":\"redirect\"");
+    AWAIT_GET("-i", u);                 /* without -L the 301 is the answer */
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    ck_assert_int_eq(strncmp(R.out, "HTTP/1.1 301 Moved Permanently\r\n", 32), 0);
+}
+
+START_TEST(an_unusable_location_is_exit_47)
+{
+    struct canned_server s = { .scripts = {
+        { C_READ, C_SEND("HTTP/1.1 302 Found\r\nLocation: ftp://example.com/file\r\n"
+                         "Content-Length: 0\r\n\r\n") },
+        { C_READ, C_SEND("HTTP/1.1 301 Moved Permanently\r\nLocation: http://[::1/x\r\n"
+                         "Content-Length: 0\r\n\r\n") },
+    } };
+    canned_run(&s, NULL, bad_location_case, NULL);
+    ck_assert_int_eq(s.connections, 3);
+    ck_assert_int_eq(s.requests, 3);    /* no Location was followed */
+    canned_server_free(&s);
+}
+END_TEST
+
+START_TEST(a_method_with_cr_or_lf_is_refused_with_exit_3)
+{
+    bin_start(NULL);
+    GET("-X", "GET / HTTP/1.1\r\nX-Evil: 1\r\n\r\nGET", url("/get"));
+    ck_assert_int_eq(R.code, 3);
+    ck_assert_has(R.err, "coloop-get: request: request refused before sending");
+    ck_assert_has(R.err, "the method is not a token");
+    GET("-X", "GET\nX", url("/get"));               /* a bare LF */
+    ck_assert_int_eq(R.code, 3);
+    GET("--request", "PO\rST", "-d", "a=1", url("/post"));
+    ck_assert_int_eq(R.code, 3);
+    struct server_stats st;
+    bin_stop(&st);
+    ck_assert_uint_eq(st.accepted, 0);              /* not a byte went out */
+}
+END_TEST
+
+START_TEST(running_out_of_descriptors_is_exit_1)
+{
+    /* Exit 1 is for what has no kind of its own: here the socket for the
+     * connection cannot be made (EMFILE).  The lowest limit at which the
+     * program gets that far depends on how many descriptors it opens
+     * first (the loop's), so raise the limit until it does.  Valgrind
+     * emulates RLIMIT_NOFILE: the program it execs would not see the limit. */
+    if (getenv("COLOOP_UNDER_VALGRIND"))
+        return;
+    bin_start(NULL);
+    bool seen = false;
+    for (rlim_t n = 3; n <= 32 && !seen; n++) {
+        run_with_fd_limit(&R, n, (const char *const[]){ url("/hello"), NULL });
+        seen = R.code == 1 && strstr(R.err, "coloop-get: error: ") != NULL;
+    }
+    static char err_at_1[sizeof R.err];         /* the last run's (the exit-1 one if seen) */
+    memcpy(err_at_1, R.err, sizeof R.err);
+    int code_at_32 = R.code;
+    run_with_fd_limit(&R, 64, (const char *const[]){ url("/hello"), NULL });
+    bin_stop(NULL);
+    ck_assert_msg(seen, "no limit gave exit 1; at 32: exit %d: %s", code_at_32, err_at_1);
+    ck_assert_has(err_at_1, "Too many open files");
+    ck_assert_int_eq(R.code, 0);                    /* with enough, it works */
+    ck_assert_str_eq(R.out, "Hello, World!\n");
+}
+END_TEST
+
 /* ---- TLS, with a CA made for the test ---- */
 
 static struct test_pki pki;
@@ -848,6 +1139,57 @@ START_TEST(an_unreadable_cacert_is_exit_77)
 }
 END_TEST
 
+/* A number after "key": in a JSON line, or -1. */
+static double json_ms(const char *line, const char *key)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *at = strstr(line, pat);
+    return at ? strtod(at + strlen(pat), NULL) : -1;
+}
+
+START_TEST(json_over_tls_times_the_handshake_of_the_new_connection_only)
+{
+    pki_ready();
+    tls_ctx *ctx = tls_bin_start(&pki.good);
+    GET("--json", "--cacert", ca_path, url("/hello"), url("/hello"));
+    tls_bin_stop(ctx);
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    ck_assert_int_eq(count(R.err, "\n"), 2);
+    char *second = strchr(R.err, '\n') + 1;
+    second[-1] = '\0';
+    const char *first = R.err;
+    ck_assert_has(first, "\"reused\":false,");
+    ck_assert_double_gt(json_ms(first, "time_tls_ms"), 0);
+    ck_assert_double_gt(json_ms(first, "time_connect_ms"), 0);
+    ck_assert_double_gt(json_ms(first, "time_first_byte_ms"), 0);
+    ck_assert_double_ge(json_ms(first, "time_total_ms"), json_ms(first, "time_tls_ms"));
+    ck_assert_has(second, "\"reused\":true,");      /* kept alive: no connect, no handshake */
+    ck_assert_double_eq(json_ms(second, "time_tls_ms"), 0);
+    ck_assert_double_eq(json_ms(second, "time_connect_ms"), 0);
+    ck_assert_double_eq(json_ms(second, "time_dns_ms"), 0);
+    ck_assert_double_gt(json_ms(second, "time_first_byte_ms"), 0);
+}
+END_TEST
+
+START_TEST(verbose_insecure_says_the_certificate_was_not_verified)
+{
+    pki_ready();
+    tls_ctx *ctx = tls_bin_start(&pki.self_signed);
+    GET("-v", "-k", url("/hello"));
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    ck_assert_has(R.err, "* TLS: TLSv1.");
+    ck_assert_has(R.err, "; certificate NOT verified (--insecure)\n");
+    ck_assert_lacks(R.err, "verified against");
+    ck_assert_str_eq(R.out, "Hello, World!\n");
+    GET("--verbose", "--insecure", url("/hello"));   /* the long names */
+    tls_bin_stop(ctx);
+    ck_assert_msg(R.code == 0, "exit %d: %s", R.code, R.err);
+    ck_assert_has(R.err, "; certificate NOT verified (--insecure)\n");
+    ck_assert_str_eq(R.out, "Hello, World!\n");
+}
+END_TEST
+
 static Suite *coloop_get_suite(void)
 {
     Suite *s = suite_create("coloop_get");
@@ -870,6 +1212,9 @@ static Suite *coloop_get_suite(void)
     tcase_add_test(tc, json_out_writes_one_line_per_url_with_errors_named);
     tcase_add_test(tc, max_filesize_caps_announced_and_unannounced_bodies);
     tcase_add_test(tc, a_slow_reader_of_stdout_does_not_trip_the_read_timeout);
+    tcase_add_test(tc, long_options_do_what_the_short_ones_do);
+    tcase_add_test(tc, dump_header_dash_writes_the_heads_to_stdout_before_the_body);
+    tcase_add_test(tc, data_from_a_file_sends_the_files_bytes_exactly);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("errors");
@@ -889,6 +1234,10 @@ static Suite *coloop_get_suite(void)
     tcase_add_test(tc, an_interim_response_is_not_the_response);
     tcase_add_test(tc, dump_header_and_verbose_show_interim_heads_before_the_final_one);
     tcase_add_test(tc, trailers_are_printed_after_the_body_with_include);
+    tcase_add_test(tc, a_head_over_the_limits_is_exit_63);
+    tcase_add_test(tc, an_unusable_location_is_exit_47);
+    tcase_add_test(tc, a_method_with_cr_or_lf_is_refused_with_exit_3);
+    tcase_add_test(tc, running_out_of_descriptors_is_exit_1);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("tls");
@@ -899,6 +1248,8 @@ static Suite *coloop_get_suite(void)
     tcase_add_test(tc, bad_certificates_refused_unless_insecure);
     tcase_add_test(tc, tls_to_a_plain_server_is_exit_35);
     tcase_add_test(tc, an_unreadable_cacert_is_exit_77);
+    tcase_add_test(tc, json_over_tls_times_the_handshake_of_the_new_connection_only);
+    tcase_add_test(tc, verbose_insecure_says_the_certificate_was_not_verified);
     suite_add_tcase(s, tc);
     return s;
 }
