@@ -55,7 +55,7 @@ enum exit_code {
     EXIT_OK = 0,
     EXIT_OTHER = 1,         /* anything else (out of memory, ...) */
     EXIT_USAGE = 2,         /* bad command line */
-    EXIT_REQUEST = 3,       /* refused before sending: bad URL, CR/LF in a header */
+    EXIT_REQUEST = 3,       /* refused before sending: bad URL, CR/LF in -H or -X */
     EXIT_DNS = 6,           /* the host name did not resolve */
     EXIT_CONNECT = 7,       /* TCP connect failed (refused, unreachable) */
     EXIT_PROTOCOL = 8,      /* the response broke an HTTP/1.1 rule */
@@ -80,7 +80,7 @@ struct kind {
 static const struct kind kinds[] = {
     { EXIT_OTHER, "error", "any other failure (out of memory, ...)" },
     { EXIT_USAGE, "usage", "bad command line" },
-    { EXIT_REQUEST, "request", "request refused before sending: bad URL, CR/LF in a header" },
+    { EXIT_REQUEST, "request", "request refused before sending: bad URL, CR/LF in -H or -X" },
     { EXIT_DNS, "dns", "the host name did not resolve" },
     { EXIT_CONNECT, "connect", "TCP connect failed (refused, unreachable)" },
     { EXIT_PROTOCOL, "protocol", "the response broke an HTTP/1.1 rule (the rule is named)" },
