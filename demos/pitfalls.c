@@ -51,14 +51,15 @@ static int ms(int full) { return full / scale; }
 
 /* Spawn and detach, recording the caller's line as the spawn site (the
  * watchdog and the reports print it). */
-#define spawn_detached(fn, arg, name) spawn_detached_at((fn), (arg), (name), #fn, __LINE__)
+#define spawn_detached(fn, arg, name) \
+    spawn_detached_at((fn), (arg), (name), #fn, __FILE__, __LINE__)
 
 static void spawn_detached_at(co_task_fn fn, void *arg, const char *name, const char *fn_name,
-                              int line)
+                              const char *file, int line)
 {
     co_task *t;
     struct co_spawn_opts opts = { .name = name };
-    if (task_spawn_at(&t, fn, arg, &opts, fn_name, __FILE__, line) == 0)
+    if (task_spawn_at(&t, fn, arg, &opts, fn_name, file, line) == 0)
         task_detach(t);
 }
 

@@ -9,7 +9,13 @@
  *     it is still blocking, the task's name, spawn site, how long so far and
  *     where it is (a backtrace with file:line); when the task finally gives
  *     the loop back, the loop prints the total;
- *   - SIGQUIT (Ctrl-\) prints every task of the loop (the task dump);
+ *   - SIGQUIT (Ctrl-\) prints every task of the loop (the task dump) at the
+ *     loop's next turn; if a task holds the loop so that the turn does not
+ *     come within 50 ms, the watchdog says at once which task and where it
+ *     is, and the dump follows when the loop is free.  The handler chains to
+ *     a SIGQUIT handler installed before it, and the previous disposition is
+ *     restored when the last loop using it turns debugging off or is freed;
+ *   - the dump says how long a task has waited on a pool job;
  *   - loop_free() prints a one-line summary of the loop's statistics.
  *
  * The statistics themselves (loop_get_stats, loop_print_stats) and the task
