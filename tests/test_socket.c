@@ -515,6 +515,67 @@ START_TEST(accept_deadline_times_out)
 }
 END_TEST
 
+/* ---- the "drained" mark: a short read lets the next read wait first ---- */
+
+struct drained {
+    int sv[2];
+    char got[16];
+    char second;                    /* the byte the second read got */
+    int n_first, n_second, n_end;
+    bool maybe_after_short, maybe_after_event;
+};
+
+static int peer_talks_later(void *arg)
+{
+    struct drained *d = arg;
+    await_sleep_ms(30);
+    ck_assert_int_eq(write(d->sv[1], "d", 1), 1);
+    await_sleep_ms(30);
+    ck_assert_int_eq(write(d->sv[1], "e", 1), 1);
+    shutdown(d->sv[1], SHUT_WR);        /* the byte and the end arrive together */
+    return 0;
+}
+
+static int reads_short(void *arg)
+{
+    struct drained *d = arg;
+    int64_t dl = co_deadline_in_ms(5000);
+    ck_assert_int_eq(await_fd(d->sv[0], CO_FD_WRITE, dl), 0);   /* registers the fd */
+    ck_assert_int_eq(write(d->sv[1], "abc", 3), 3);
+    d->n_first = (int)sock_await_read(d->sv[0], d->got, sizeof d->got, dl);
+    d->maybe_after_short = loop_fd_maybe_readable(d->sv[0]);    /* took all: drained */
+    d->n_second = (int)sock_await_read(d->sv[0], d->got, sizeof d->got, dl);   /* waits, gets "d" */
+    d->second = d->got[0];
+    d->maybe_after_event = loop_fd_maybe_readable(d->sv[0]);
+    /* "e" and the end came with one edge: the short read of "e" must not
+     * make the next read wait for an event that will never come */
+    ck_assert_int_eq(sock_await_read(d->sv[0], d->got, sizeof d->got, dl), 1);   /* short */
+    ck_assert_int_eq(d->got[0], 'e');
+    d->n_end = (int)sock_await_read(d->sv[0], d->got, sizeof d->got, dl);
+    return 0;
+}
+
+START_TEST(a_short_read_lets_the_next_read_wait_and_an_end_is_still_seen)
+{
+    int fds = open_fd_count();
+    co_loop *loop = test_loop_new();
+    struct drained d = { 0 };
+    test_socketpair(d.sv);
+    test_spawn_detached(reads_short, &d, NULL);
+    test_spawn_detached(peer_talks_later, &d, NULL);
+    ck_assert_int_eq(loop_run(loop), 0);
+    ck_assert_int_eq(d.n_first, 3);
+    ck_assert(!d.maybe_after_short);
+    ck_assert_int_eq(d.n_second, 1);
+    ck_assert_int_eq(d.second, 'd');
+    ck_assert(!d.maybe_after_event);    /* "d" was a short read too */
+    ck_assert_int_eq(d.n_end, 0);       /* the end of stream, not a hang */
+    loop_close_fd(d.sv[0]);
+    close(d.sv[1]);
+    loop_free_clean(loop, fds);
+}
+END_TEST
+
 static Suite *socket_suite(void)
 {
     Suite *s = suite_create("socket");
@@ -532,6 +593,7 @@ static Suite *socket_suite(void)
     tcase_add_test(tc, connect_to_a_full_backlog_times_out);
     tcase_add_test(tc, cancel_during_connect);
     tcase_add_test(tc, accept_deadline_times_out);
+    tcase_add_test(tc, a_short_read_lets_the_next_read_wait_and_an_end_is_still_seen);
     suite_add_tcase(s, tc);
     return s;
 }
