@@ -277,6 +277,29 @@ START_TEST(https_refuses_an_expired_certificate_and_says_so)
 }
 END_TEST
 
+/* Secure by default: a client made with no TLS options at all trusts only
+ * the system store, so the test CA's (good) certificate is refused, with the
+ * reason, and no request is sent. */
+static void tls_default_refuses_case(struct canned_env *e)
+{
+    struct http_response r;
+    ck_assert_int_eq(http_await_get(e->client, canned_path(e->srv, "/"), &r, DL), -NET_ETLS_VERIFY);
+    ck_assert_msg(strstr(r.detail.text, "issuer"), "%s", r.detail.text);
+    http_response_fini(&r);
+}
+
+START_TEST(https_verifies_by_default)
+{
+    struct tls_env t;
+    tls_setup(&t, NULL);
+    struct canned_server s = { .tls = t.server, .scripts = { { C_READ, C_AWAIT_EOF } } };
+    canned_run(&s, NULL, tls_default_refuses_case, NULL);
+    ck_assert_int_eq(s.requests, 0);
+    canned_server_free(&s);
+    tls_teardown(&t);
+}
+END_TEST
+
 struct tls_close {
     int want;
 };
@@ -325,6 +348,7 @@ Suite *client_body_suite(void)
     tcase_add_test(tc, response_callback_gets_every_piece_and_can_stop);
     tcase_add_test(tc, https_keep_alive_with_verification);
     tcase_add_test(tc, https_refuses_an_expired_certificate_and_says_so);
+    tcase_add_test(tc, https_verifies_by_default);
     tcase_add_test(tc, tls_close_delimited_body_needs_close_notify);
     suite_add_tcase(s, tc);
     return s;

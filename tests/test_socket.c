@@ -141,8 +141,22 @@ START_TEST(reuseport_lets_two_listeners_share_a_port)
     int port = sock_local_port(a);
     ck_assert_int_eq(sock_listen("127.0.0.1", port, &rp, &b), 0);
     ck_assert_int_eq(sock_listen("127.0.0.1", port, NULL, &c), -EADDRINUSE);
+    /* every listener has SO_REUSEADDR (a restart need not wait out TIME_WAIT);
+     * SO_REUSEPORT only when asked */
+    int on = 0;
+    socklen_t len = sizeof on;
+    ck_assert_int_eq(getsockopt(a, SOL_SOCKET, SO_REUSEADDR, &on, &len), 0);
+    ck_assert_int_ne(on, 0);
+    ck_assert_int_eq(sock_listen("127.0.0.1", 0, NULL, &c), 0);
+    on = 0;
+    ck_assert_int_eq(getsockopt(c, SOL_SOCKET, SO_REUSEADDR, &on, &len), 0);
+    ck_assert_int_ne(on, 0);
+    on = 1;
+    ck_assert_int_eq(getsockopt(c, SOL_SOCKET, SO_REUSEPORT, &on, &len), 0);
+    ck_assert_int_eq(on, 0);
     sock_close(a);
     sock_close(b);
+    sock_close(c);
 }
 END_TEST
 
