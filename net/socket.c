@@ -318,12 +318,11 @@ ssize_t sock_await_read(int fd, void *buf, size_t len, int64_t deadline)
             return n;
         }
         int err = errno;   /* copy now: after await_fd it belongs to someone else */
-        wait_first = err != EINTR;
-        if (err == EINTR)
-            continue;
-        if (err != EAGAIN && err != EWOULDBLOCK)
+        wait_first = err != EINTR;   /* interrupted: just try again */
+        if (err == EAGAIN || err == EWOULDBLOCK)
+            loop_fd_drained(fd);
+        else if (err != EINTR)
             return -err;
-        loop_fd_drained(fd);
     }
 }
 

@@ -148,8 +148,8 @@ static int load_trust(SSL_CTX *ssl_ctx, const struct tls_client_opts *o, struct 
     /* OpenSSL only records a CA directory and looks into it during a
      * handshake, so a mistyped path would surface later as "unable to get
      * local issuer certificate": check it here, where the mistake is. */
-    struct stat st;
     if (o->ca_dir) {
+        struct stat st;
         const char *wrong = stat(o->ca_dir, &st) < 0 ? strerror(errno)
                             : !S_ISDIR(st.st_mode)   ? "not a directory"
                                                      : NULL;

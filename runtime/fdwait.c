@@ -45,6 +45,15 @@ static int fd_register(co_loop *loop, int fd)
     return 0;
 }
 
+/* This thread's loop's slot for fd if the loop has registered it, else NULL. */
+static struct fd_slot *registered_slot(int fd)
+{
+    co_loop *loop = loop_this_thread();
+    if (!loop || fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].registered)
+        return NULL;
+    return &loop->fds[fd];
+}
+
 /* Why "fewer bytes than asked" may mark a descriptor drained: the read took
  * every byte there was when it ran, and every byte that arrives later makes
  * epoll report the descriptor again (edge-triggered: an event per arrival),
@@ -54,18 +63,15 @@ static int fd_register(co_loop *loop, int fd)
  * up is never marked: the next read must try, and see the end. */
 void loop_fd_drained(int fd)
 {
-    co_loop *loop = loop_this_thread();
-    if (loop && fd >= 0 && fd < loop->fds_capacity && loop->fds[fd].registered &&
-        !loop->fds[fd].hung_up)
-        loop->fds[fd].drained = true;
+    struct fd_slot *slot = registered_slot(fd);
+    if (slot && !slot->hung_up)
+        slot->drained = true;
 }
 
 bool loop_fd_maybe_readable(int fd)
 {
-    co_loop *loop = loop_this_thread();
-    if (!loop || fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].registered)
-        return true;
-    return !loop->fds[fd].drained;
+    struct fd_slot *slot = registered_slot(fd);
+    return !slot || !slot->drained;
 }
 
 int await_fd(int fd, enum co_fd_direction dir, int64_t deadline)
@@ -99,10 +105,10 @@ int await_fd(int fd, enum co_fd_direction dir, int64_t deadline)
 
 int loop_forget_fd(int fd)
 {
-    co_loop *loop = loop_this_thread();
-    if (!loop || fd < 0 || fd >= loop->fds_capacity || !loop->fds[fd].registered)
+    struct fd_slot *slot = registered_slot(fd);
+    if (!slot)
         return 0;
-    struct fd_slot *slot = &loop->fds[fd];
+    co_loop *loop = loop_this_thread();
     epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
     slot->registered = false;
     loop->stats.fds_registered--;

@@ -116,11 +116,12 @@ static int reserve_guarded_slot(void)
 /* Name the limit a failed stack mapping most likely hit: ENOMEM from mmap is
  * the address-space limit (ulimit -v), the overcommit policy or real memory;
  * from mprotect, which splits one mapping into two, it is vm.max_map_count. */
-static void explain_map_failure(const char *what, size_t len, int err)
+static void explain_map_failure(bool in_mprotect, size_t len, int err)
 {
+    const char *what = in_mprotect ? "mprotect (the guard page)" : "mmap";
     char limit[160] = "";
     struct rlimit as;
-    if (err == ENOMEM && strcmp(what, "mmap") != 0) {
+    if (err == ENOMEM && in_mprotect) {
         snprintf(limit, sizeof limit, "; the process is out of mappings: vm.max_map_count=%ld",
                  read_long_file("/proc/sys/vm/max_map_count", -1));
     } else if (err == ENOMEM && getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY) {
@@ -154,12 +155,12 @@ int stack_alloc(struct co_stack *s, size_t size, bool guarded)
     void *map = mmap(NULL, len, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     int err = errno;
-    const char *what = "mmap";
+    bool in_mprotect = false;
     if (map == MAP_FAILED)
         goto fail;
     if (guarded && mprotect(map, page, PROT_NONE) < 0) {
         err = errno;   /* ENOMEM here means the mapping count, not memory */
-        what = "mprotect (the guard page)";
+        in_mprotect = true;
         munmap(map, len);
         goto fail;
     }
@@ -173,7 +174,7 @@ int stack_alloc(struct co_stack *s, size_t size, bool guarded)
 fail:
     if (guarded)
         atomic_fetch_sub(&guarded_in_use, 1);
-    explain_map_failure(what, len, err);
+    explain_map_failure(in_mprotect, len, err);
     return -err;
 }
 
