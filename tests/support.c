@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -145,4 +146,30 @@ int main(void)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+size_t test_answer_from_child(size_t (*fn)(void *arg, char *out, size_t cap), void *arg,
+                              char *out, size_t cap)
+{
+    int p[2];
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        size_t n = fn(arg, out, cap - 1);
+        _exit(write(p[1], out, n) == (ssize_t)n ? 0 : 1);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got < cap - 1 && (n = read(p[0], out + got, cap - 1 - got)) > 0)
+        got += (size_t)n;
+    close(p[0]);
+    out[got] = '\0';
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert_msg(WIFEXITED(status), "the child died (status 0x%x)", status);
+    ck_assert_msg(got > 0, "no answer from the child");
+    return got;
 }

@@ -65,4 +65,12 @@ bool check_no_fork_mode(void);
 /* Run fn with stderr sent to a buffer; returns the text (static storage). */
 const char *capture_stderr(void (*fn)(void *), void *arg);
 
+/* Run fn(arg, out, cap) in a forked child; fn returns how many bytes of out
+ * it filled, and they come back here, NUL-terminated, through a pipe - not
+ * through the exit status: under Valgrind a forked child's exit runs a leak
+ * check over what it inherited, and --error-exitcode replaces the status.
+ * Fails the test if the child dies or sends nothing; returns the length. */
+size_t test_answer_from_child(size_t (*fn)(void *arg, char *out, size_t cap), void *arg,
+                              char *out, size_t cap);
+
 #endif

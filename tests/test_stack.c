@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "runtime/internal.h"
@@ -108,29 +107,27 @@ END_TEST
  * what it uses and spawns tasks with 1 MiB stacks until one fails; the
  * error must name the limit.  (Not under ASan, whose shadow memory needs
  * terabytes of address space, nor Valgrind, which manages its own.) */
-static void spawn_until_out_of_address_space(int report_fd)
+static size_t spawn_until_out_of_address_space(void *arg, char *out, size_t cap)
 {
+    (void)arg;
     long vm_pages = 0;
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f || fscanf(f, "%ld", &vm_pages) != 1)
-        _exit(2);
+        return (size_t)snprintf(out, cap, "setup: cannot read /proc/self/statm");
     fclose(f);
     struct rlimit as = { 0 };
     as.rlim_cur = as.rlim_max = (rlim_t)vm_pages * (rlim_t)sysconf(_SC_PAGESIZE) + (64u << 20);
-    if (setrlimit(RLIMIT_AS, &as) < 0)
-        _exit(3);
     co_loop *loop;
-    if (loop_new(&loop) < 0)
-        _exit(4);
+    if (setrlimit(RLIMIT_AS, &as) < 0 || loop_new(&loop) < 0)
+        return (size_t)snprintf(out, cap, "setup: setrlimit or loop_new failed");
     struct co_spawn_opts big = { .name = "big", .stack_size = 1u << 20 };
     int rc = 0;
     for (int i = 0; i < 1000 && rc == 0; i++) {
         co_task *t;
         rc = task_spawn_opts(&t, noop, NULL, &big);
     }
-    char line[512];
-    int n = snprintf(line, sizeof line, "%d %s", rc, stack_error_detail());
-    _exit(write(report_fd, line, (size_t)n) == n ? 0 : 5);
+    int n = snprintf(out, cap, "%d %s", rc, stack_error_detail());
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
 START_TEST(out_of_address_space_names_the_limit)
@@ -140,23 +137,8 @@ START_TEST(out_of_address_space_names_the_limit)
 #endif
     if (getenv("COLOOP_UNDER_VALGRIND"))
         return;
-    int p[2];
-    ck_assert_int_eq(pipe(p), 0);
-    pid_t pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(p[0]);
-        spawn_until_out_of_address_space(p[1]);
-    }
-    close(p[1]);
-    char got[512] = "";
-    ssize_t n = read(p[0], got, sizeof got - 1);
-    close(p[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
-    ck_assert_int_gt(n, 0);
-    got[n] = '\0';
+    char got[512];
+    test_answer_from_child(spawn_until_out_of_address_space, NULL, got, sizeof got);
     ck_assert_msg(strncmp(got, "-12 ", 4) == 0, "%s", got);     /* -ENOMEM */
     ck_assert_msg(strstr(got, "RLIMIT_AS") && strstr(got, "task stack"), "%s", got);
 }
