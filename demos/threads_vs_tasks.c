@@ -401,10 +401,23 @@ static void waiter_failed(int code)
     atomic_compare_exchange_strong(&job.first_error, &none, code);
 }
 
-/* The answer must start with a 200 status line. */
-static bool answer_ok(const char *head, size_t len)
+/* The first bytes of an answer, as they arrive: enough to see its status. */
+struct answer_head { char bytes[16]; size_t len; };
+
+static void keep_head(struct answer_head *h, const char *buf, ssize_t n)
 {
-    return len >= 12 && memcmp(head, "HTTP/1.1 200", 12) == 0;
+    for (ssize_t i = 0; i < n && h->len < sizeof h->bytes; i++)
+        h->bytes[h->len++] = buf[i];
+}
+
+/* The end of a socket waiter, thread or task: the answer must start with a
+ * 200 status line; a failure is counted. */
+static void socket_waiter_done(int rc, const struct answer_head *h)
+{
+    if (rc == 0 && !(h->len >= 12 && memcmp(h->bytes, "HTTP/1.1 200", 12) == 0))
+        rc = -EPROTO;
+    if (rc < 0)
+        waiter_failed(rc);
 }
 
 static void *thread_timer_waiter(void *arg)
@@ -436,21 +449,17 @@ static void *thread_socket_waiter(void *arg)
         else if (n > 0)
             off += (size_t)n;
     }
-    char buf[1024], head[16];
-    size_t got = 0;
+    char buf[1024];
+    struct answer_head head = { 0 };
     while (rc == 0) {
         ssize_t n = read(fd, buf, sizeof buf);
         if (n == 0)
             break;
         if (n < 0 && errno != EINTR)
             rc = -errno;
-        for (ssize_t i = 0; i < n && got < sizeof head; i++)
-            head[got++] = buf[i];
+        keep_head(&head, buf, n);
     }
-    if (rc == 0 && !answer_ok(head, got))
-        rc = -EPROTO;
-    if (rc < 0)
-        waiter_failed(rc);
+    socket_waiter_done(rc, &head);
     close(fd);
     return NULL;
 }
@@ -475,21 +484,17 @@ static int task_socket_waiter(void *arg)
         rc = sock_await_connect(&addr, NULL, &fd, CO_NO_DEADLINE);
     if (rc == 0)
         rc = sock_await_write_all(fd, job.request, job.request_len, CO_NO_DEADLINE);
-    char buf[1024], head[16];
-    size_t got = 0;
+    char buf[1024];
+    struct answer_head head = { 0 };
     while (rc == 0) {
         ssize_t n = sock_await_read(fd, buf, sizeof buf, CO_NO_DEADLINE);
         if (n == 0)
             break;
         if (n < 0)
             rc = (int)n;
-        for (ssize_t i = 0; i < n && got < sizeof head; i++)
-            head[got++] = buf[i];
+        keep_head(&head, buf, n);
     }
-    if (rc == 0 && !answer_ok(head, got))
-        rc = -EPROTO;
-    if (rc < 0)
-        waiter_failed(rc);
+    socket_waiter_done(rc, &head);
     if (fd >= 0)
         sock_close(fd);
     return 0;
