@@ -76,8 +76,9 @@ static void coro_finish_and_leave(struct co_coro *c)
 static void coro_run(struct co_coro *c)
 {
     /* First entry: nothing to restore, and ASan tells us the bounds of the
-     * stack we came from, which is the home stack. */
-    CO_ASAN_FINISH_SWITCH(NULL, &c->home->stack_lo, &c->home->stack_size);
+     * stack we came from: the loop's own (the first time, the only way to
+     * learn them) or another task's (the same bounds we gave it). */
+    CO_ASAN_FINISH_SWITCH(NULL, &c->from->stack_lo, &c->from->stack_size);
     c->entry(c->arg);
     coro_finish_and_leave(c);
 }
@@ -133,6 +134,7 @@ int coro_make(struct co_coro *c, const struct co_stack *stack,
 
 void coro_switch(struct co_coro *from, struct co_coro *to)
 {
+    to->from = from;
     CO_ASAN_START_SWITCH(&from->asan_fake_stack, to->stack_lo, to->stack_size);
     raw_switch(from, to);
     CO_ASAN_FINISH_SWITCH(from->asan_fake_stack, NULL, NULL);

@@ -30,6 +30,7 @@ struct co_coro {
     void (*entry)(void *);       /* first function run on this coro's stack */
     void *arg;                   /* its argument */
     struct co_coro *home;        /* where this coro returns when entry() ends */
+    struct co_coro *from;        /* the context that last switched to this one */
     const void *stack_lo;        /* this coro's stack, for AddressSanitizer's fiber API */
     size_t stack_size;
     void *asan_fake_stack;       /* ASan's use-after-return bookkeeping across a switch */

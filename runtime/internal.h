@@ -92,6 +92,8 @@ struct co_loop {
     int epoll_fd;
     int64_t now_ns;                     /* cached CLOCK_MONOTONIC, refreshed once per turn */
     co_task *ready_head, *ready_tail;   /* FIFO of runnable tasks */
+    co_task *batch_last;                /* the last task of the batch being run (loop.c) */
+    int batch_left;                     /* how many more tasks this batch may run */
     struct co_timer_heap timers;
     struct fd_slot *fds;                /* indexed by descriptor number */
     int fds_capacity;
@@ -154,7 +156,7 @@ int debug_enable_from_environment(co_loop *loop);
 
 /* Loop internals used by task.c. */
 void loop_make_ready(co_loop *loop, co_task *t);
-void loop_run_task(co_loop *loop, co_task *t);
+void loop_switch_away(co_loop *loop, co_task *self);
 void task_release_finished(co_task *t);
 void task_free(co_task *t);
 void task_describe_wait(const co_task *t, int64_t now_ns, char *buf, size_t len);

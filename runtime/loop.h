@@ -67,7 +67,7 @@ int loop_close_fd(int fd);
 
 /* Counters for benchmarks, debugging and the "loop closed clean" checks. */
 struct loop_stats {
-    uint64_t switches;          /* context switches (loop->task and task->loop) */
+    uint64_t switches;          /* context switches (loop->task, task->task, task->loop) */
     uint64_t tasks_spawned;     /* tasks created since loop_new */
     uint64_t tasks_alive;       /* tasks not finished yet */
     uint64_t handles_open;      /* finished tasks whose handle nobody joined yet */

@@ -63,7 +63,7 @@ static int suspend(co_task *self, enum wait_kind why, const void *obj, const cha
     if (why == WAIT_YIELD)
         task_wake(self, 0);
 
-    coro_switch(&self->coro, &loop->home);   /* <- the task stops here and resumes here */
+    loop_switch_away(loop, self);   /* <- the task stops here and resumes here */
 
     timer_heap_remove(&loop->timers, &self->deadline);
     self->wait = WAIT_NONE;
