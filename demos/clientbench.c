@@ -9,7 +9,12 @@
  * N tasks each sending GETs back to back on its own pooled connection.  A
  * peer that is not installed is skipped with a message.
  *
- *     build/demos/clientbench [seconds per figure, default 3]
+ * Each figure is measured in rounds, coloop then wrk, and the ratio printed is
+ * the median of the rounds' ratios: on a shared machine the rate of either
+ * program drifts by tens of percent from one run to the next, and a ratio of
+ * two measurements taken seconds apart cancels most of that drift.
+ *
+ *     build/demos/clientbench [seconds per figure, default 2] [rounds, default 3]
  *     CLIENTBENCH_SERVER=builtin build/demos/clientbench    (skip nginx)
  */
 #define _GNU_SOURCE
@@ -18,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -28,7 +35,9 @@
 
 #define BODY "hello world\n"
 
-static int seconds = 3;
+static int seconds = 2;
+static int rounds = 3;
+static int server_cpu = -1, client_cpu = -1;   /* -1: not pinned (one CPU) */
 
 /* ---- peers found on PATH ---- */
 
@@ -55,6 +64,41 @@ static int free_port(void)
     port = sock_local_port(fd);
     close(fd);
     return port;
+}
+
+/* ---- placement ----
+ * With two or more CPUs the server gets one and the client (and wrk, which
+ * popen() starts from the client's thread) another.  Left to the scheduler,
+ * the two sometimes share a core and sometimes not, and the same build
+ * measured 0.67x to 1.30x of wrk in four runs; pinned, both clients meet the
+ * same server under the same conditions, which is what a ratio needs. */
+
+static int cpu_count_allowed(void)
+{
+    cpu_set_t set;
+    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+}
+
+/* The n-th CPU this process may run on, or -1. */
+static int nth_allowed_cpu(int n)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return -1;
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &set) && n-- == 0)
+            return cpu;
+    return -1;
+}
+
+/* Pin the calling thread (and what it later forks or spawns) to one CPU. */
+static void pin_to_cpu(int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (cpu >= 0 && sched_setaffinity(0, sizeof set, &set) != 0)
+        perror("clientbench: sched_setaffinity");
 }
 
 /* ---- nginx ---- */
@@ -86,6 +130,8 @@ static int nginx_start(const char *bin, struct nginx *n, int port)
     fclose(f);
     n->pid = fork();
     if (n->pid == 0) {
+        if (server_cpu >= 0)
+            pin_to_cpu(server_cpu);
         freopen("/dev/null", "w", stdout);
         execl(bin, bin, "-c", conf, "-p", n->dir, (char *)NULL);
         _exit(127);
@@ -135,10 +181,22 @@ static int getter(void *arg)
     return 0;
 }
 
+/* What one client did in one measurement. */
+struct figure {
+    double rate;            /* requests per second, -1 on failure */
+    double cpu_us;          /* CPU time (user + system) per request, microseconds */
+};
+
+static double cpu_seconds(const struct rusage *ru)
+{
+    return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
+           (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
+}
+
 struct run {
     const char *url;
     int conns;
-    double rate;
+    struct figure fig;
 };
 
 static int run_main(void *arg)
@@ -154,13 +212,17 @@ static int run_main(void *arg)
         task_spawn(&t[i], getter, &b);
     await_all(t, (size_t)run->conns, NULL, CO_NO_DEADLINE);
     b.done = 0;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_THREAD, &ru0);   /* the client's loop runs on this thread alone */
     int64_t t0 = co_now_ns();
     b.until = t0 + seconds * 1000000000ll;
     for (int i = 0; i < run->conns; i++)
         task_spawn(&t[i], getter, &b);
     await_all(t, (size_t)run->conns, NULL, CO_NO_DEADLINE);
     double secs = (double)(co_now_ns() - t0) / 1e9;
-    run->rate = b.errors ? -1 : (double)b.done / secs;
+    getrusage(RUSAGE_THREAD, &ru1);
+    run->fig.rate = b.errors ? -1 : (double)b.done / secs;
+    run->fig.cpu_us = b.done ? (cpu_seconds(&ru1) - cpu_seconds(&ru0)) * 1e6 / (double)b.done : 0;
     struct http_client_stats st;
     http_client_get_stats(b.client, &st);
     if (st.conns_new != (uint64_t)run->conns)
@@ -171,30 +233,85 @@ static int run_main(void *arg)
     return 0;
 }
 
-static double coloop_rate(const char *url, int conns)
+static struct figure coloop_figure(const char *url, int conns)
 {
-    struct run r = { url, conns, 0 };
-    return co_run(run_main, &r) == 0 ? r.rate : -1;
+    struct run r = { url, conns, { -1, 0 } };
+    if (co_run(run_main, &r) != 0)
+        r.fig.rate = -1;
+    return r.fig;
 }
 
 /* ---- wrk ---- */
 
-static double wrk_rate(const char *wrk, const char *url, int conns)
+/* wrk's rate as it reports it; its CPU time from the children's rusage,
+ * over the requests it made in its -d seconds (rate x seconds). */
+static struct figure wrk_figure(const char *wrk, const char *url, int conns)
 {
+    struct figure fig = { -1, 0 };
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_CHILDREN, &ru0);
     char cmd[512];
     snprintf(cmd, sizeof cmd, "%s -t1 -c%d -d%ds %s 2>&1", wrk, conns, seconds, url);
     FILE *p = popen(cmd, "r");
     if (!p)
-        return -1;
+        return fig;
     char line[256];
-    double rate = -1;
     while (fgets(line, sizeof line, p))
-        if (sscanf(line, "Requests/sec: %lf", &rate) == 1)
+        if (sscanf(line, "Requests/sec: %lf", &fig.rate) == 1)
             break;
     while (fgets(line, sizeof line, p))
         ;
     pclose(p);
-    return rate;
+    getrusage(RUSAGE_CHILDREN, &ru1);
+    if (fig.rate > 0)
+        fig.cpu_us = (cpu_seconds(&ru1) - cpu_seconds(&ru0)) * 1e6 / (fig.rate * seconds);
+    return fig;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof v[0], compare_doubles);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* `rounds` x (coloop, then wrk) on `conns` connections; one line per round
+ * and one with the medians.  Returns -1 if the coloop client failed. */
+static int measure_rounds(const char *url, const char *wrk, int conns)
+{
+    double ratios[16], cpu_ratios[16];
+    int n = 0, failed = 0;
+    for (int r = 1; r <= rounds; r++) {
+        struct figure ours = coloop_figure(url, conns);
+        struct figure theirs = wrk ? wrk_figure(wrk, url, conns) : (struct figure){ -1, 0 };
+        failed |= ours.rate < 0;
+        printf("  %-6d %-7d %12.0f %10.1f", conns, r, ours.rate, ours.cpu_us);
+        if (theirs.rate > 0 && ours.rate > 0) {
+            ratios[n] = ours.rate / theirs.rate;
+            cpu_ratios[n] = ours.cpu_us / theirs.cpu_us;
+            printf(" %12.0f %10.1f %8.2fx %8.2fx\n", theirs.rate, theirs.cpu_us, ratios[n],
+                   cpu_ratios[n]);
+            n++;
+        } else {
+            printf(" %12s %10s %9s %9s\n", "-", "-", "-", "-");
+        }
+        fflush(stdout);
+    }
+    if (n > 0) {
+        double lo = ratios[0], hi = ratios[0];
+        for (int i = 1; i < n; i++) {
+            lo = ratios[i] < lo ? ratios[i] : lo;
+            hi = ratios[i] > hi ? ratios[i] : hi;
+        }
+        printf("  %-6d %-7s %12s %10s %12s %10s %8.2fx %8.2fx   (req/s ratio %.2f-%.2f)\n", conns,
+               "median", "", "", "", "", median(ratios, n), median(cpu_ratios, n), lo, hi);
+    }
+    return failed ? -1 : 0;
 }
 
 /* Wait until something accepts connections on the port (nginx starting). */
@@ -217,8 +334,16 @@ static int wait_listening(int port)
 int main(int argc, char **argv)
 {
     if (argc > 1)
-        seconds = atoi(argv[1]) > 0 ? atoi(argv[1]) : 3;
+        seconds = atoi(argv[1]) > 0 ? atoi(argv[1]) : 2;
+    if (argc > 2) {
+        rounds = atoi(argv[2]);
+        rounds = rounds < 1 ? 1 : rounds > 16 ? 16 : rounds;
+    }
     signal(SIGPIPE, SIG_IGN);
+    if (cpu_count_allowed() >= 2) {
+        server_cpu = nth_allowed_cpu(0);
+        client_cpu = nth_allowed_cpu(1);
+    }
     const char *which = getenv("CLIENTBENCH_SERVER");
     char *nginx_bin = which && strcmp(which, "builtin") == 0 ? NULL : find_program("nginx");
     char *wrk = find_program("wrk");
@@ -240,31 +365,34 @@ int main(int argc, char **argv)
         nginx_stop(&ng);
         ng.pid = -1;
         struct httpbin_opts ho = { .threads = 1 };
+        if (server_cpu >= 0)
+            pin_to_cpu(server_cpu);     /* the server's thread inherits this */
         if (httpbin_start_thread(&ho, &builtin) < 0)
             return 1;
         port = httpbin_thread_port(builtin);
         server = "coloop httpbin, 1 loop thread";
         path = "/hello";
     }
+    if (client_cpu >= 0)
+        pin_to_cpu(client_cpu);
     if (!wrk)
         printf("clientbench: wrk not installed (apt-get install -y wrk): no ratio\n");
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     printf("clientbench: keep-alive GET %s (%s), %d s per figure, client on one loop (one "
-           "core), wrk -t1\n", url, server, seconds);
-    printf("  %-12s %14s %14s %8s\n", "connections", "coloop req/s", "wrk req/s", "ratio");
+           "core), wrk -t1, %d round(s)\n", url, server, seconds, rounds);
+    if (client_cpu >= 0)
+        printf("clientbench: server pinned to CPU %d, client and wrk to CPU %d\n", server_cpu,
+               client_cpu);
+    else
+        printf("clientbench: one CPU: server and client share it\n");
+    printf("  %-6s %-7s %12s %10s %12s %10s %9s %9s\n", "conns", "round", "coloop req/s",
+           "CPU us/req", "wrk req/s", "CPU us/req", "req/s", "CPU/req");
     static const int conns[] = { 1, 50 };
     int status = 0;
-    for (size_t i = 0; i < sizeof conns / sizeof conns[0]; i++) {
-        double ours = coloop_rate(url, conns[i]);
-        double theirs = wrk ? wrk_rate(wrk, url, conns[i]) : -1;
-        if (ours < 0)
+    for (size_t i = 0; i < sizeof conns / sizeof conns[0]; i++)
+        if (measure_rounds(url, wrk, conns[i]) < 0)
             status = 1;
-        if (theirs > 0 && ours > 0)
-            printf("  %-12d %14.0f %14.0f %7.2fx\n", conns[i], ours, theirs, ours / theirs);
-        else
-            printf("  %-12d %14.0f %14s %8s\n", conns[i], ours, "-", "-");
-    }
     if (ng.pid > 0)
         nginx_stop(&ng);
     else
