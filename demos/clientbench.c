@@ -9,10 +9,13 @@
  * N tasks each sending GETs back to back on its own pooled connection.  A
  * peer that is not installed is skipped with a message.
  *
- * Each figure is measured in rounds, coloop then wrk, and the ratio printed is
- * the median of the rounds' ratios: on a shared machine the rate of either
- * program drifts by tens of percent from one run to the next, and a ratio of
- * two measurements taken seconds apart cancels most of that drift.
+ * The server and the clients (coloop's and wrk) are pinned to different CPUs
+ * (demos/cpupin.h).  Each figure is measured in rounds, coloop then wrk, and
+ * the ratio printed is the median of the rounds' ratios: on a shared machine
+ * the rate of either program drifts by tens of percent from one run to the
+ * next, and a ratio of two measurements taken seconds apart cancels most of
+ * that drift.  Beside each rate: the client's CPU time per request, which
+ * does not depend on how fast the server answers.
  *
  *     build/demos/clientbench [seconds per figure, default 2] [rounds, default 3]
  *     CLIENTBENCH_SERVER=builtin build/demos/clientbench    (skip nginx)
@@ -23,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -32,12 +34,13 @@
 #include "coloop.h"
 #include "http/client.h"
 #include "http/httpbin.h"
+#include "demos/cpupin.h"
 
 #define BODY "hello world\n"
 
 static int seconds = 2;
 static int rounds = 3;
-static int server_cpu = -1, client_cpu = -1;   /* -1: not pinned (one CPU) */
+static struct cpupin_plan pin = { -1, -1, { { 0 } } };   /* where the server and the clients run */
 
 /* ---- peers found on PATH ---- */
 
@@ -64,41 +67,6 @@ static int free_port(void)
     port = sock_local_port(fd);
     close(fd);
     return port;
-}
-
-/* ---- placement ----
- * With two or more CPUs the server gets one and the client (and wrk, which
- * popen() starts from the client's thread) another.  Left to the scheduler,
- * the two sometimes share a core and sometimes not, and the same build
- * measured 0.67x to 1.30x of wrk in four runs; pinned, both clients meet the
- * same server under the same conditions, which is what a ratio needs. */
-
-static int cpu_count_allowed(void)
-{
-    cpu_set_t set;
-    return sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
-}
-
-/* The n-th CPU this process may run on, or -1. */
-static int nth_allowed_cpu(int n)
-{
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
-        return -1;
-    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
-        if (CPU_ISSET(cpu, &set) && n-- == 0)
-            return cpu;
-    return -1;
-}
-
-/* Pin the calling thread (and what it later forks or spawns) to one CPU. */
-static void pin_to_cpu(int cpu)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(cpu, &set);
-    if (cpu >= 0 && sched_setaffinity(0, sizeof set, &set) != 0)
-        perror("clientbench: sched_setaffinity");
 }
 
 /* ---- nginx ---- */
@@ -130,8 +98,7 @@ static int nginx_start(const char *bin, struct nginx *n, int port)
     fclose(f);
     n->pid = fork();
     if (n->pid == 0) {
-        if (server_cpu >= 0)
-            pin_to_cpu(server_cpu);
+        cpupin_to(pin.server_cpu);
         freopen("/dev/null", "w", stdout);
         execl(bin, bin, "-c", conf, "-p", n->dir, (char *)NULL);
         _exit(127);
@@ -340,10 +307,7 @@ int main(int argc, char **argv)
         rounds = rounds < 1 ? 1 : rounds > 16 ? 16 : rounds;
     }
     signal(SIGPIPE, SIG_IGN);
-    if (cpu_count_allowed() >= 2) {
-        server_cpu = nth_allowed_cpu(0);
-        client_cpu = nth_allowed_cpu(1);
-    }
+    pin = cpupin_plan_print("clientbench");
     const char *which = getenv("CLIENTBENCH_SERVER");
     char *nginx_bin = which && strcmp(which, "builtin") == 0 ? NULL : find_program("nginx");
     char *wrk = find_program("wrk");
@@ -365,27 +329,20 @@ int main(int argc, char **argv)
         nginx_stop(&ng);
         ng.pid = -1;
         struct httpbin_opts ho = { .threads = 1 };
-        if (server_cpu >= 0)
-            pin_to_cpu(server_cpu);     /* the server's thread inherits this */
+        cpupin_to(pin.server_cpu);     /* the server's thread inherits this */
         if (httpbin_start_thread(&ho, &builtin) < 0)
             return 1;
         port = httpbin_thread_port(builtin);
         server = "coloop httpbin, 1 loop thread";
         path = "/hello";
     }
-    if (client_cpu >= 0)
-        pin_to_cpu(client_cpu);
+    cpupin_to(pin.client_cpu);
     if (!wrk)
         printf("clientbench: wrk not installed (apt-get install -y wrk): no ratio\n");
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
     printf("clientbench: keep-alive GET %s (%s), %d s per figure, client on one loop (one "
            "core), wrk -t1, %d round(s)\n", url, server, seconds, rounds);
-    if (client_cpu >= 0)
-        printf("clientbench: server pinned to CPU %d, client and wrk to CPU %d\n", server_cpu,
-               client_cpu);
-    else
-        printf("clientbench: one CPU: server and client share it\n");
     printf("  %-6s %-7s %12s %10s %12s %10s %9s %9s\n", "conns", "round", "coloop req/s",
            "CPU us/req", "wrk req/s", "CPU us/req", "req/s", "CPU/req");
     static const int conns[] = { 1, 50 };

@@ -26,7 +26,9 @@
  *     the soft RLIMIT_NOFILE up to the hard limit and runs fewer clients,
  *     saying so, if that is not enough); in one process it would be
  *     2 * clients + 100 (20,100).  Client and server are separate processes
- *     on the same machine: on 2 cores they share them, and the kernel's
+ *     on the same machine: a one-loop server is pinned to one CPU and the
+ *     clients to another (demos/cpupin.h; wrk and the servers it measures
+ *     too); several loops spread over every CPU.  On 2 cores the kernel's
  *     loopback TCP work (each send runs the receiver's TCP input too) is
  *     most of the time.  The listen backlog is capped by net.core.somaxconn
  *     (4096 here).
@@ -49,9 +51,12 @@
 
 #include "coloop.h"
 #include "http/httpbin.h"
+#include "demos/cpupin.h"
 
 #define WRK_CONNECTIONS 50
 static const char hello[] = "Hello, World!\\n";    /* as nginx's config spells /hello's body */
+
+static struct cpupin_plan pin = { -1, -1, { { 0 } } };   /* where the server and the clients run */
 
 static double now_s(void)
 {
@@ -145,6 +150,7 @@ static double bench_nginx(int seconds)
     fclose(f);
     pid_t pid = fork();
     if (pid == 0) {
+        cpupin_to(pin.server_cpu);
         execlp(nginx, nginx, "-p", dir, "-e", err, "-c", conf, (char *)NULL);
         _exit(127);
     }
@@ -176,7 +182,10 @@ static void bench_rps(int seconds)
     }
     struct httpbin_opts o = { .threads = 1 };
     httpbin_thread *h;
-    if (httpbin_start_thread(&o, &h) < 0) {
+    cpupin_to(pin.server_cpu);      /* the server thread inherits it */
+    int started = httpbin_start_thread(&o, &h);
+    cpupin_to(pin.client_cpu);      /* wrk, started from here, inherits this one */
+    if (started < 0) {
         printf("  coloop: cannot start httpbin\n");
         return;
     }
@@ -205,6 +214,7 @@ struct crowd {
     double t_spawn, t_go[ROUNDS];   /* the first spawn; when everyone may ask, per round */
     double *connected;              /* per client: connected, seconds after t_spawn */
     double *answered[ROUNDS];       /* per client and round: answered, seconds after t_go */
+    double last_sent[ROUNDS];       /* the last request written, seconds after t_go */
     int nconnected, nanswered[ROUNDS];
     int connect_failed, served[ROUNDS], failed[ROUNDS];
     int first_error;                /* the first failure's code */
@@ -217,13 +227,16 @@ static http_server *crowd_server;   /* in the server process, with one loop */
 
 /* GET /delay/1000 on fd and read the answer (its Content-Length says where
  * it ends).  0 for a 200, or a code. */
-static int await_exchange(int fd)
+static int await_exchange(int fd, int round)
 {
     char buf[2048];
     int64_t dl = co_deadline_in_ms(30000);
     int n = snprintf(buf, sizeof buf, "GET /delay/1000 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n",
                      crowd.port);
     int rc = sock_await_write_all(fd, buf, (size_t)n, dl);
+    double sent = now_s() - crowd.t_go[round];
+    if (sent > crowd.last_sent[round])
+        crowd.last_sent[round] = sent;
     struct http_header fields[16];
     struct http_parser p;
     http_parser_init(&p, HTTP_ROLE_RESPONSE, NULL, fields, 16);
@@ -271,7 +284,7 @@ static int crowd_client(void *arg)
     for (int r = 0; r < ROUNDS; r++) {
         event_await(&crowd.go[r], CO_NO_DEADLINE);
         if (rc == 0) {
-            rc = await_exchange(fd);
+            rc = await_exchange(fd, r);
             crowd.answered[r][crowd.nanswered[r]++] = now_s() - crowd.t_go[r];
             if (rc == 0) {
                 crowd.served[r]++;
@@ -449,8 +462,8 @@ static void print_crowd(int clients, const struct server_stats *st)
                "answer (%+.1f%% vs 1 s; target within 10%%)\n", what[r], crowd.served[r],
                clients, total, (total - 1.0) * 100);
         if (n > 0)
-            printf("           answered: first %.3f s, median %.3f s, last %.3f s\n", d[0],
-                   d[n / 2], d[n - 1]);
+            printf("           answered: first %.3f s, median %.3f s, last %.3f s; the last "
+                   "request was sent at %.3f s\n", d[0], d[n / 2], d[n - 1], crowd.last_sent[r]);
         if (r == 0 && n > 0)
             printf("           from the first spawn, the connections included: %.3f s\n",
                    crowd.t_go[0] - crowd.t_spawn + total);
@@ -473,6 +486,10 @@ static void bench_crowd(int clients, int loops)
         return;
     pid_t pid = fork();
     if (pid == 0) {
+        if (loops == 1)
+            cpupin_to(pin.server_cpu);
+        else
+            cpupin_release(&pin);   /* one loop thread per CPU: let them spread */
         close(stop[1]);
         close(report[0]);
         if (loops == 1)
@@ -510,6 +527,8 @@ int main(int argc, char **argv)
     int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     signal(SIGPIPE, SIG_IGN);
     setvbuf(stdout, NULL, _IOLBF, 0);
+    pin = cpupin_plan_print("serverbench");
+    cpupin_to(pin.client_cpu);
     if (seconds > 0)
         bench_rps(seconds);
     if (clients > 0 && loops > 0)
