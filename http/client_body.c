@@ -17,6 +17,15 @@
 #define SOURCE_PIECE (16 * 1024)    /* bytes asked of a body callback at a time */
 #define CHUNK_HEAD 18               /* room for "<16 hex digits>\r\n" before a piece */
 
+/* The most memory reserved for a response body before its bytes arrive.  A
+ * Content-Length is only the server's claim: reserving all of it at the head
+ * would let a server that announces 500 MB (under a 1 GiB body cap) and then
+ * sends nothing make every such request allocate 500 MB.  Past this much,
+ * client_body_deliver() grows the buffer by doubling as bytes come, so what
+ * we hold follows what was received, not what was promised; 1 MiB still
+ * gives most bodies their whole buffer in one allocation. */
+#define BODY_RESERVE_MAX ((size_t)1 << 20)
+
 /* ---- request bodies ---- */
 
 ssize_t http_body_read_fd(void *arg, uint64_t offset, char *buf, size_t len)
@@ -48,9 +57,19 @@ int http_body_write_fd(void *arg, const char *data, size_t len)
 
 static int source_error(struct http_call *k, int rc, uint64_t at)
 {
+    const struct http_response *r = k->resp;
     if (rc == -HTTP_E_BODY_SOURCE)
         net_detail_set(&k->resp->detail, "the request body source gave %llu bytes, not the %lld "
                        "announced", (unsigned long long)at, (long long)k->req->body_length);
+    else if (rc == -ESPIPE && at == 0 && (r->retried || r->redirects > 0))
+        /* The source's contract (client.h): -ESPIPE when it cannot start
+         * over.  Say why we asked it to, or the caller sees "Illegal seek"
+         * from a request that never seeks. */
+        net_detail_set(&k->resp->detail, "the request body had to be sent again (%s) but its "
+                       "source cannot start over at byte 0: %s",
+                       r->redirects > 0 ? "to follow a redirect"
+                                        : "on a new connection after a stale pooled one",
+                       co_strerror(rc));
     else
         net_detail_set(&k->resp->detail, "the request body source failed at byte %llu: %s",
                        (unsigned long long)at, co_strerror(rc));
@@ -115,13 +134,29 @@ int client_body_await_send(struct http_call *k)
 void client_body_expect(struct http_call *k, uint64_t len)
 {
     struct http_response *r = k->resp;
-    if (k->req->on_body || len > k->body_max || len + 1 <= r->body_cap)
+    if (k->req->on_body || len > k->body_max)
         return;
-    char *b = realloc(r->body, (size_t)len + 1);
-    if (b) {
+    size_t want = (len < BODY_RESERVE_MAX ? (size_t)len : BODY_RESERVE_MAX) + 1;
+    if (want <= r->body_cap)
+        return;
+    char *b = realloc(r->body, want);
+    if (b) {        /* a failure is no error: delivering grows the buffer as bytes come */
         r->body = b;
-        r->body_cap = (size_t)len + 1;
+        r->body_cap = want;
     }
+}
+
+/* The buffer size that holds the announced Content-Length body and its NUL,
+ * or 0 when the length is unknown (chunked, close-delimited).  Growth stops
+ * there: doubling past it would only waste what an honest body never uses. */
+static size_t announced_size(const struct http_call *k)
+{
+    if (!k->conn)
+        return 0;
+    const struct http_head *h = &k->conn->parser.head;
+    if (h->framing != HTTP_FRAMING_LENGTH || h->content_length >= SIZE_MAX)
+        return 0;
+    return (size_t)h->content_length + 1;
 }
 
 int client_body_deliver(struct http_call *k, const char *data, size_t len)
@@ -140,10 +175,14 @@ int client_body_deliver(struct http_call *k, const char *data, size_t len)
                        (unsigned long long)k->body_max);
         return -HTTP_E_BODY_TOO_LARGE;
     }
-    if (r->body_len + len + 1 > r->body_cap) {
+    size_t need = r->body_len + len + 1;
+    if (need > r->body_cap) {
         size_t cap = r->body_cap ? r->body_cap : 4096;
-        while (cap < r->body_len + len + 1)
+        while (cap < need)
             cap *= 2;
+        size_t exact = announced_size(k);
+        if (exact >= need && cap > exact)
+            cap = exact;
         char *b = realloc(r->body, cap);
         if (!b)
             return -ENOMEM;

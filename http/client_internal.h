@@ -176,7 +176,8 @@ int client_body_store_head(struct http_response *r, const struct http_head *h);
 int client_body_store_trailers(struct http_response *r, const struct http_header *t, size_t n);
 /* Deliver a piece of the response body (memory with cap, or the callback). */
 int client_body_deliver(struct http_call *k, const char *data, size_t len);
-/* Announce the body size (Content-Length) so memory is reserved once. */
+/* Announce the body size (Content-Length): up to 1 MiB is reserved at once,
+ * the rest as bytes come (the length is only the server's claim). */
 void client_body_expect(struct http_call *k, uint64_t len);
 /* Drop what a response holds except detail, timings, url, redirects. */
 void client_body_reset_response(struct http_response *r, bool keep_url);
