@@ -198,6 +198,19 @@ static int fail_verify(tls_conn *c)
     return give_up(c, -NET_ETLS_VERIFY);
 }
 
+/* OpenSSL 3 checks a server's ALPN choice against our offer itself and ends
+ * the handshake with "bad extension" before check_after_handshake() can say
+ * NET_ETLS_ALPN.  Other extensions fail the same way, so the code stays
+ * NET_ETLS and the detail names the usual suspect. */
+static const char *refused_extension_hint(const tls_conn *c, unsigned long e)
+{
+    bool bad_extension = ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_BAD_EXTENSION;
+    if (!bad_extension || c->handshaken || c->ctx->server || !c->ctx->alpn)
+        return "";
+    return " (most likely the server chose an ALPN protocol we did not offer: we offer only "
+           "http/1.1)";
+}
+
 /* Turn a failed SSL call into a code and a detail.  Called right after
  * SSL_get_error(), before anything could yield: the queue is still ours. */
 static int fail(tls_conn *c, int ssl_err, const char *op)
@@ -222,8 +235,9 @@ static int fail(tls_conn *c, int ssl_err, const char *op)
                  "close_notify%s", op, c->handshaken ? "" : " (during the handshake)");
         return give_up(c, -NET_ETLS_TRUNCATED);
     }
-    snprintf(c->detail, sizeof c->detail, "TLS %s: %s", op,
-             why[0] ? why : ssl_err == SSL_ERROR_SYSCALL ? "system call failed" : "unknown failure");
+    snprintf(c->detail, sizeof c->detail, "TLS %s: %s%s", op,
+             why[0] ? why : ssl_err == SSL_ERROR_SYSCALL ? "system call failed" : "unknown failure",
+             refused_extension_hint(c, e));
     return give_up(c, -NET_ETLS);
 }
 

@@ -81,7 +81,9 @@ int tls_conn_new(tls_ctx *ctx, int fd, const char *host, tls_conn **out);
  *                     certificate", ...) and tls_conn_verify_result() the code
  *   NET_ETLS          protocol failure (e.g. "wrong version number": the peer
  *                     does not speak TLS); detail from OpenSSL
- *   NET_ETLS_ALPN     the server picked a protocol other than http/1.1
+ *   NET_ETLS_ALPN     the server picked a protocol other than http/1.1 (OpenSSL 3
+ *                     refuses one we did not offer inside the handshake:
+ *                     NET_ETLS, "bad extension", and the detail says ALPN)
  *   NET_ETLS_TRUNCATED the peer closed the connection during the handshake
  *   -ETIMEDOUT, -ECANCELED, -ECONNRESET, -EPIPE, ...
  * After any failure the connection is only good for tls_conn_free(). */
