@@ -61,14 +61,15 @@ const char *coro_switch_kind(void)
 
 static void coro_finish_and_leave(struct co_coro *c)
 {
-    struct co_coro *home = c->home;
+    struct co_coro *to = c->leave_to;
+    to->from = c;
     /* NULL: this context will never run again; let ASan free its fake stack. */
-    CO_ASAN_START_SWITCH(NULL, home->stack_lo, home->stack_size);
+    CO_ASAN_START_SWITCH(NULL, to->stack_lo, to->stack_size);
 #ifdef COLOOP_SWITCH_ASM
     void *discarded;
-    coro_asm_switch(&discarded, home->sp);
+    coro_asm_switch(&discarded, to->sp);
 #else
-    setcontext(&home->ctx);
+    setcontext(&to->ctx);
 #endif
 }
 
@@ -126,6 +127,7 @@ int coro_make(struct co_coro *c, const struct co_stack *stack,
     c->entry = entry;
     c->arg = arg;
     c->home = home;
+    c->leave_to = home;
     c->stack_lo = stack->lo;
     c->stack_size = stack->size;
     c->asan_fake_stack = NULL;

@@ -29,7 +29,9 @@ struct co_coro {
 #endif
     void (*entry)(void *);       /* first function run on this coro's stack */
     void *arg;                   /* its argument */
-    struct co_coro *home;        /* where this coro returns when entry() ends */
+    struct co_coro *home;        /* the loop's context (coro_make's `home`) */
+    struct co_coro *leave_to;    /* where control goes when entry() returns: home unless
+                                    the entry function chose another before returning */
     struct co_coro *from;        /* the context that last switched to this one */
     const void *stack_lo;        /* this coro's stack, for AddressSanitizer's fiber API */
     size_t stack_size;
@@ -40,7 +42,8 @@ struct co_coro {
 void coro_init_home(struct co_coro *home);
 
 /* Prepare `c` to run entry(arg) on `stack` the first time it is switched to;
- * when entry returns, control goes to `home` and never comes back to `c`.
+ * when entry returns, control goes to c->leave_to (`home`, unless entry set
+ * another context there before returning) and never comes back to `c`.
  * Returns 0 or a negative errno (getcontext failed). */
 int coro_make(struct co_coro *c, const struct co_stack *stack,
               void (*entry)(void *), void *arg, struct co_coro *home);

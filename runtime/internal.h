@@ -94,6 +94,7 @@ struct co_loop {
     co_task *ready_head, *ready_tail;   /* FIFO of runnable tasks */
     co_task *batch_last;                /* the last task of the batch being run (loop.c) */
     int batch_left;                     /* how many more tasks this batch may run */
+    co_task *ended;                     /* a task that ended and handed over: freed by the next */
     struct co_timer_heap timers;
     struct fd_slot *fds;                /* indexed by descriptor number */
     int fds_capacity;
@@ -157,6 +158,8 @@ int debug_enable_from_environment(co_loop *loop);
 /* Loop internals used by task.c. */
 void loop_make_ready(co_loop *loop, co_task *t);
 void loop_switch_away(co_loop *loop, co_task *self);
+void loop_task_ending(co_loop *loop, co_task *self);
+void loop_release_ended(co_loop *loop);
 void task_release_finished(co_task *t);
 void task_free(co_task *t);
 void task_describe_wait(const co_task *t, int64_t now_ns, char *buf, size_t len);

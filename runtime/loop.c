@@ -8,6 +8,7 @@
  *         fire_due_timers  wake tasks whose sleep or deadline has passed
  *         run_ready_batch  run each task that was ready at this point: the loop
  *                          switches to the first, each hands over to the next
+ *                          when it stops or ends, the last one switches home
  *
  * Descriptors are registered with epoll once, edge-triggered, for both
  * directions (EPOLLIN|EPOLLOUT|EPOLLET).  Edge-triggered means epoll reports a
@@ -163,27 +164,51 @@ void loop_switch_away(co_loop *loop, co_task *self)
         coro_switch(&self->coro, &loop->home);
     }
     /* Resumed: whoever switched to us did task_switching_in(self). */
+    loop_release_ended(loop);
+}
+
+/* A task whose function returned hands over the same way, but it cannot
+ * free its own stack while it runs on it: it leaves itself in loop->ended,
+ * and whatever runs next (the next task, or the loop) releases it first
+ * thing.  Sets where coro_run switches to when task_entry returns. */
+void loop_task_ending(co_loop *loop, co_task *self)
+{
+    task_switched_out(loop, self);
+    loop->ended = self;
+    co_task *next = take_from_batch(loop);
+    if (next) {
+        task_switching_in(loop, next);
+        self->coro.leave_to = &next->coro;
+    } else {
+        loop->stats.switches++;
+        self->coro.leave_to = &loop->home;
+    }
+}
+
+/* Every place that resumes after a switch calls this: a task that ended
+ * and switched here is released now that nobody runs on its stack. */
+void loop_release_ended(co_loop *loop)
+{
+    co_task *t = loop->ended;
+    if (t) {
+        loop->ended = NULL;
+        task_release_finished(t);
+    }
 }
 
 /* Run the tasks that are ready now, at most READY_BATCH_MAX.  The loop
- * switches to the first; each hands over to the next (loop_switch_away); the
- * loop gets the thread back when the batch is over or when a task ends (a
- * finished task always comes home, so its stack is freed from off it). */
+ * switches to the first; each hands over to the next (loop_switch_away,
+ * loop_task_ending); the loop gets the thread back when the batch is over. */
 static void run_ready_batch(co_loop *loop)
 {
     loop->batch_last = loop->ready_tail;
     loop->batch_left = READY_BATCH_MAX;
-    co_task *t;
-    while ((t = take_from_batch(loop))) {
-        task_switching_in(loop, t);
-        coro_switch(&loop->home, &t->coro);
-        co_task *back = loop->current;   /* NULL if a task switched home as it stopped */
-        if (back && back->state == TASK_DONE) {
-            loop->stats.switches++;
-            task_switched_out(loop, back);
-            task_release_finished(back);   /* safe now: we are off its stack */
-        }
-    }
+    co_task *t = take_from_batch(loop);
+    if (!t)
+        return;
+    task_switching_in(loop, t);
+    coro_switch(&loop->home, &t->coro);
+    loop_release_ended(loop);
 }
 
 static void fire_due_timers(co_loop *loop)

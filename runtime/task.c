@@ -102,8 +102,10 @@ bool task_wake(co_task *t, int rc)
 static void task_entry(void *arg)
 {
     co_task *t = arg;
+    loop_release_ended(t->loop);   /* the task that handed over to us may have just ended */
     t->result = t->fn(t->arg);
-    t->state = TASK_DONE;   /* the loop sees this when we switch home for the last time */
+    t->state = TASK_DONE;
+    loop_task_ending(t->loop, t);  /* chooses where coro_run goes when we return */
 }
 
 static void task_link(co_loop *loop, co_task *t)
@@ -182,7 +184,9 @@ static void detached_task_ended(co_task *t)
         task_free(t);
 }
 
-/* Called by the loop right after a task's function returned. */
+/* Called by whatever runs first after a task's function returned and the
+ * task switched away for the last time (loop_release_ended): its stack goes
+ * back to the cache, its joiner is woken. */
 void task_release_finished(co_task *t)
 {
     co_loop *loop = t->loop;
