@@ -58,9 +58,15 @@ int64_t co_now_ns(void)
     return this_thread_loop ? this_thread_loop->now_ns : monotonic_ns();
 }
 
+/* From a fresh reading of the clock, not the turn's cached one: a task that
+ * held the loop for 500 ms and then asks for 100 ms must get 100 ms, not a
+ * deadline already 400 ms past (asyncio's loop.time() is fresh too; libuv's
+ * uv_now() is cached, and says so).  The cache itself is left alone: it
+ * still marks one turn (connpool.c tells a connection given back in this
+ * same turn by it) and timers still fire against it. */
 int64_t co_deadline_in_ms(int64_t ms)
 {
-    int64_t now = co_now_ns();
+    int64_t now = monotonic_ns();
     if (ms > (INT64_MAX - now) / 1000000)
         return INT64_MAX;   /* "forever" must not overflow into the past */
     return now + ms * 1000000;

@@ -56,7 +56,7 @@ int co_run_at(co_task_fn fn, void *arg, const char *fn_name, const char *file, i
  * single deadline can bound several calls in a row. */
 #define CO_NO_DEADLINE ((int64_t)-1)
 int64_t co_now_ns(void);                 /* the loop's cached clock (real clock if no loop) */
-int64_t co_deadline_in_ms(int64_t ms);   /* now + ms, for an await_* deadline argument */
+int64_t co_deadline_in_ms(int64_t ms);   /* now (a fresh reading) + ms, for a deadline argument */
 
 /* Descriptors.  await_fd() registers a descriptor with epoll the first time it
  * waits on it and keeps it registered.  Before closing a descriptor that a

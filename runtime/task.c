@@ -274,15 +274,22 @@ int await_yield(void)
     return task_suspend(WAIT_YIELD, NULL, NULL, CO_NO_DEADLINE);
 }
 
-int await_sleep_ms(int64_t ms)
+int await_sleep_until(int64_t deadline)
 {
     co_task *self = task_require_current(__func__);
     if (!self)
         return -CO_ENOTASK;
-    if (ms <= 0)
+    if (deadline <= self->loop->now_ns)
         return await_yield();
-    int rc = task_suspend(WAIT_SLEEP, NULL, NULL, co_deadline_in_ms(ms));
+    int rc = task_suspend(WAIT_SLEEP, NULL, NULL, deadline);
     return rc == -ETIMEDOUT ? 0 : rc;
+}
+
+int await_sleep_ms(int64_t ms)
+{
+    if (!task_require_current(__func__))   /* named here, so the message names this call */
+        return -CO_ENOTASK;
+    return await_sleep_until(ms <= 0 ? 0 : co_deadline_in_ms(ms));
 }
 
 void task_describe_wait(const co_task *t, int64_t now_ns, char *buf, size_t len)

@@ -61,8 +61,14 @@ void task_cancel(co_task *t);
 /* Let every other ready task run once, then continue.  0 or -ECANCELED. */
 int await_yield(void);
 
-/* Sleep without blocking the loop.  0, or -ECANCELED.  ms <= 0 yields. */
+/* Sleep without blocking the loop.  0, or -ECANCELED.  ms <= 0 yields.
+ * Counted from now, not from the start of the loop's turn: a task that
+ * held the loop for 500 ms and then sleeps 100 ms sleeps 100 ms. */
 int await_sleep_ms(int64_t ms);
+
+/* Sleep until `deadline` (monotonic ns, e.g. from co_deadline_in_ms()).
+ * 0, or -ECANCELED; a deadline already past yields. */
+int await_sleep_until(int64_t deadline);
 
 /* Wait until fd is readable (CO_FD_READ) or writable (CO_FD_WRITE).
  * Call it only after a read/write returned EAGAIN: the descriptor is

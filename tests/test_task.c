@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tests/support.h"
 
@@ -38,7 +39,7 @@ END_TEST
 #define SLEEPERS 10000
 struct order {
     int sleep_ms[SLEEPERS];
-    int64_t deadline[SLEEPERS];   /* the loop's clock when the task slept, plus sleep_ms */
+    int64_t deadline[SLEEPERS];   /* the deadline each task slept until */
     int woke[SLEEPERS];           /* task indexes in wake order */
     int count;
 };
@@ -47,8 +48,8 @@ struct sleeper { struct order *o; int index; };
 static int sleep_and_record(void *arg)
 {
     struct sleeper *s = arg;
-    s->o->deadline[s->index] = co_now_ns() + (int64_t)s->o->sleep_ms[s->index] * 1000000;
-    ck_assert_int_eq(await_sleep_ms(s->o->sleep_ms[s->index]), 0);
+    s->o->deadline[s->index] = co_deadline_in_ms(s->o->sleep_ms[s->index]);
+    ck_assert_int_eq(await_sleep_until(s->o->deadline[s->index]), 0);
     s->o->woke[s->o->count++] = s->index;
     return 0;
 }
@@ -160,6 +161,31 @@ START_TEST(cancel_before_start_fails_the_first_await)
     int fds = open_fd_count();
     co_loop *loop = test_loop_new();
     test_run_main(cancel_before_it_starts, NULL);
+    loop_free_clean(loop, fds);
+}
+END_TEST
+
+/* Hold the loop for 150 ms (a blocking call), then sleep 50 ms. */
+static int block_then_sleep(void *arg)
+{
+    int64_t *slept_ms = arg;
+    usleep(150 * 1000);
+    int64_t start = test_now_ms();
+    ck_assert_int_eq(await_sleep_ms(50), 0);
+    *slept_ms = test_now_ms() - start;
+    return 0;
+}
+
+/* The loop's clock is read once per turn; a sleep is counted from a fresh
+ * reading.  Counted from the turn's reading, the 50 ms would have ended
+ * 100 ms before they began and the sleep would return at once. */
+START_TEST(a_sleep_after_a_long_turn_still_sleeps)
+{
+    int fds = open_fd_count();
+    co_loop *loop = test_loop_new();
+    int64_t slept_ms = -1;
+    test_run_main(block_then_sleep, &slept_ms);
+    ck_assert_int_ge(slept_ms, 49);
     loop_free_clean(loop, fds);
 }
 END_TEST
@@ -482,6 +508,7 @@ static Suite *task_suite(void)
     tcase_add_test(tc, yield_takes_turns_fifo);
     tcase_add_test(tc, cancel_wakes_a_sleeper_and_sticks);
     tcase_add_test(tc, cancel_before_start_fails_the_first_await);
+    tcase_add_test(tc, a_sleep_after_a_long_turn_still_sleeps);
     tcase_add_test(tc, deadline_expiry_returns_etimedout_and_leaves_nothing);
     tcase_add_test(tc, explicit_cancel_beats_a_deadline_of_the_same_turn);
     tcase_add_test(tc, await_outside_a_task_is_refused_with_a_message);
