@@ -19,9 +19,10 @@
  * The ready queue is run in batches: tasks made ready while a batch runs wait
  * for the next turn, so a set of tasks that keep yielding cannot starve the
  * network (the loop polls between batches whenever anyone waits on I/O).  A
- * batch is also capped at READY_BATCH_MAX tasks: the cached clock is only
- * refreshed between batches, and a turn that ran 10,000 freshly spawned tasks
- * in a row would leave every deadline computed late in it milliseconds stale.
+ * batch is also capped at READY_BATCH_MAX tasks: a turn that ran 10,000
+ * freshly spawned tasks in a row would leave I/O unpolled and timers unfired
+ * for milliseconds.  (The cached clock, now_ns, is refreshed once per turn;
+ * deadlines are computed from a fresh reading: see co_deadline_in_ms.)
  */
 #define _GNU_SOURCE
 #include <errno.h>
