@@ -35,6 +35,7 @@ struct story {
     int rc[8];              /* each task's outcome */
     int got[8];
     int index;              /* handed out to tasks as they start */
+    int64_t instant;        /* one deadline shared by two tasks */
 };
 
 static void note(struct story *s, char c) { s->log[s->n++] = c; }
@@ -228,21 +229,22 @@ START_TEST(deadlines_on_both_ends_leave_nothing_behind)
 END_TEST
 
 /* A (deadline 10 ms) and B wait to receive; the sender wakes at the same
- * instant as A's deadline, and runs first.  A's timeout must not eat the
- * value: it goes to B. */
+ * instant as A's deadline (the very same value: deadlines read the clock
+ * afresh, so two computed apart would differ by nanoseconds), and runs
+ * first.  A's timeout must not eat the value: it goes to B. */
 static int recv_with_deadline(void *arg)
 {
     struct story *s = arg;
     int me = s->index++;
     s->got[me] = -1;
-    s->rc[me] = chan_await_recv(s->ch, &s->got[me], co_deadline_in_ms(10));
+    s->rc[me] = chan_await_recv(s->ch, &s->got[me], s->instant);
     return 0;
 }
 
 static int send_after_10ms(void *arg)
 {
     struct story *s = arg;
-    await_sleep_ms(10);
+    await_sleep_until(s->instant);
     int v = 42;
     ck_assert_int_eq(chan_await_send(s->ch, &v, CO_NO_DEADLINE), 0);
     return 0;
@@ -266,6 +268,7 @@ START_TEST(a_waiter_timed_out_or_cancelled_in_the_same_turn_passes_the_value_on)
     co_loop *loop = test_loop_new();
     struct story s = { 0 };
     ck_assert_int_eq(chan_new(&s.ch, sizeof(int), 0), 0);
+    s.instant = co_deadline_in_ms(10);
     test_spawn_detached(send_after_10ms, &s, NULL);    /* armed first: fires first, runs first */
     test_spawn_detached(recv_with_deadline, &s, NULL);
     test_spawn_detached(recv_mine, &s, NULL);

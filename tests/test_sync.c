@@ -51,6 +51,7 @@ struct line {
     int rc[8];              /* outcome per task letter */
     co_task *task[8];
     int next_letter;
+    int64_t instant;        /* a deadline shared by two tasks: "the same turn" */
 };
 
 static int acquire_and_note(void *arg)
@@ -96,7 +97,7 @@ static int acquire_release_then_try_again(void *arg)
 {
     struct line *l = arg;
     int me = l->next_letter++;
-    l->rc[me] = sema_await_acquire(&l->sem, me == 0 ? co_deadline_in_ms(10) : CO_NO_DEADLINE);
+    l->rc[me] = sema_await_acquire(&l->sem, me == 0 ? l->instant : CO_NO_DEADLINE);
     if (l->rc[me] == 0) {
         l->order[l->n++] = (char)('a' + me);
         sema_release(&l->sem);
@@ -114,7 +115,7 @@ static int release_in_a_race(void *arg)
     struct race_story *r = arg;
     struct line *l = r->l;
     if (r->how == TIMEOUT_SAME_TURN) {
-        await_sleep_ms(10);   /* wakes in the turn a's 10 ms deadline fires, and runs first */
+        await_sleep_until(l->instant);   /* wakes with a's deadline, and runs first */
         sema_release(&l->sem);
         return 0;
     }
@@ -137,6 +138,9 @@ static void run_race(enum race how, const char *want_order, int want_a)
     struct line l = { 0 };
     struct race_story r = { &l, how };
     sema_init(&l.sem, 0);
+    /* One value for both: deadlines read the clock afresh, so two computed
+     * apart would differ by nanoseconds and could fire in different turns. */
+    l.instant = co_deadline_in_ms(10);
     if (how == TIMEOUT_SAME_TURN)   /* the releaser's timer is armed before a's deadline */
         test_spawn_detached(release_in_a_race, &r, NULL);
     l.task[0] = test_spawn_detached(acquire_release_then_try_again, &l, NULL);
