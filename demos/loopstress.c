@@ -186,8 +186,9 @@ static double bench_idle_memory(long n, bool guarded, long *made)
  * touching a fresh stack) and a timer due inside that turn is late by the
  * rest of the turn - that is loop lag from a burst, which the turn's length
  * (printed beside) shows, not the timers' precision, which is what this
- * figure is for.  Deadlines come from the loop's cached clock, as for every
- * await_sleep_ms, so a task started late in the turn still aims early. */
+ * figure is for.  Each task sleeps until a deadline it computed itself
+ * (co_deadline_in_ms, a fresh clock reading), so lateness is measured
+ * against exactly what the loop aimed for. */
 #define FIRST_DUE_MS 50
 
 struct lateness { int64_t *late_ns; long count, armed, spawned; int64_t t0, burst_ns; };
@@ -196,10 +197,10 @@ static int sleep_and_measure(void *arg)
 {
     struct lateness *l = arg;
     int ms = FIRST_DUE_MS + rand() % (1001 - FIRST_DUE_MS);
-    int64_t deadline = co_now_ns() + (int64_t)ms * 1000000;   /* what the loop will aim for */
+    int64_t deadline = co_deadline_in_ms(ms);   /* what the loop will aim for */
     if (++l->armed == l->spawned)
         l->burst_ns = now_ns() - l->t0;
-    await_sleep_ms(ms);
+    await_sleep_until(deadline);
     l->late_ns[l->count++] = now_ns() - deadline;
     return 0;
 }
