@@ -155,6 +155,19 @@ static co_task *take_from_batch(co_loop *loop)
     return t;
 }
 
+/* Where a task that stops or ends goes: the next task of the batch (marked
+ * running now), or home when the batch is over. */
+static struct co_coro *hand_over_to(co_loop *loop)
+{
+    co_task *next = take_from_batch(loop);
+    if (!next) {
+        loop->stats.switches++;
+        return &loop->home;
+    }
+    task_switching_in(loop, next);
+    return &next->coro;
+}
+
 /* A task that stops hands the thread straight to the next task of the
  * batch: one switch (task -> task) instead of two (task -> loop -> task).
  * With ucontext every switch costs a system call, so this halves what a
@@ -162,14 +175,7 @@ static co_task *take_from_batch(co_loop *loop)
 void loop_switch_away(co_loop *loop, co_task *self)
 {
     task_switched_out(loop, self);
-    co_task *next = take_from_batch(loop);
-    if (next) {
-        task_switching_in(loop, next);
-        coro_switch(&self->coro, &next->coro);
-    } else {
-        loop->stats.switches++;
-        coro_switch(&self->coro, &loop->home);
-    }
+    coro_switch(&self->coro, hand_over_to(loop));
     /* Resumed: whoever switched to us did task_switching_in(self). */
     loop_release_ended(loop);
 }
@@ -182,14 +188,7 @@ void loop_task_ending(co_loop *loop, co_task *self)
 {
     task_switched_out(loop, self);
     loop->ended = self;
-    co_task *next = take_from_batch(loop);
-    if (next) {
-        task_switching_in(loop, next);
-        self->coro.leave_to = &next->coro;
-    } else {
-        loop->stats.switches++;
-        self->coro.leave_to = &loop->home;
-    }
+    self->coro.leave_to = hand_over_to(loop);
 }
 
 /* Every place that resumes after a switch calls this: a task that ended
