@@ -284,6 +284,13 @@ const char *canned_url(const struct canned_server *srv, const char *path, char *
     return buf;
 }
 
+struct http_client_stats canned_stats(struct canned_env *e)
+{
+    struct http_client_stats st;
+    http_client_get_stats(e->client, &st);
+    return st;
+}
+
 const char *canned_path(const struct canned_server *srv, const char *path)
 {
     static char buf[256];

@@ -123,6 +123,9 @@ struct canned_env {
 void canned_run(struct canned_server *srv, const struct http_client_opts *opts,
                 void (*fn)(struct canned_env *), void *arg);
 
+/* The client's counters (http_client_get_stats), as a value for asserts. */
+struct http_client_stats canned_stats(struct canned_env *e);
+
 /* srv's URL for path, in a static buffer (one at a time). */
 const char *canned_path(const struct canned_server *s, const char *path);
 

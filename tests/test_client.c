@@ -28,13 +28,6 @@ static void get_body(struct canned_env *e, const char *path, int status, const c
     http_response_fini(&r);
 }
 
-static struct http_client_stats stats(struct canned_env *e)
-{
-    struct http_client_stats st;
-    http_client_get_stats(e->client, &st);
-    return st;
-}
-
 /* ---- framing ---- */
 
 static void content_length_case(struct canned_env *e)
@@ -77,7 +70,7 @@ static void chunked_case(struct canned_env *e)
     ck_assert_str_eq(r.trailers[0].value, "42");
     http_response_fini(&r);
     get_body(e, "/again", 200, "hello world");   /* the chunked response ended exactly */
-    ck_assert_uint_eq(stats(e).conns_new, 1);
+    ck_assert_uint_eq(canned_stats(e).conns_new, 1);
 }
 
 START_TEST(chunked_with_extensions_and_trailers)
@@ -96,7 +89,7 @@ static void close_delimited_case(struct canned_env *e)
 {
     get_body(e, "/", 200, "until the end");
     get_body(e, "/", 200, "until the end");
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.conns_new, 2);     /* never pooled */
     ck_assert_uint_eq(st.conns_idle, 0);
 }
@@ -122,8 +115,8 @@ static void no_body_case(struct canned_env *e)
     get_body(e, "/204", 204, "");
     get_body(e, "/304", 304, "");
     get_body(e, "/last", 200, "ok");
-    ck_assert_uint_eq(stats(e).conns_new, 1);
-    ck_assert_uint_eq(stats(e).conns_reused, 3);
+    ck_assert_uint_eq(canned_stats(e).conns_new, 1);
+    ck_assert_uint_eq(canned_stats(e).conns_reused, 3);
     ck_assert_ptr_nonnull(strstr(e->srv->reqs[0].head, "HEAD / HTTP/1.1\r\n"));
 }
 
@@ -160,7 +153,7 @@ static void switching_case(struct canned_env *e)
     ck_assert_ptr_nonnull(strstr(r.detail.text, "101"));
     ck_assert_int_eq(r.status, 0);
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).conns_open, 0);
+    ck_assert_uint_eq(canned_stats(e).conns_open, 0);
 }
 
 START_TEST(switching_protocols_without_upgrade_is_an_error)
@@ -206,7 +199,7 @@ static void expect_refused_case(struct canned_env *e)
     ck_assert_int_eq(http_await_request(e->client, &q, &r, DL), 0);
     ck_assert_int_eq(r.status, 417);
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).conns_open, 0);     /* body never sent: the connection goes */
+    ck_assert_uint_eq(canned_stats(e).conns_open, 0);     /* body never sent: the connection goes */
 }
 
 START_TEST(expect_continue_final_answer_means_no_body_and_no_reuse)
@@ -265,7 +258,7 @@ END_TEST
 static void keep_alive_10_case(struct canned_env *e)
 {
     peer_case(e);
-    ck_assert_uint_eq(stats(e).conns_reused, 2);
+    ck_assert_uint_eq(canned_stats(e).conns_reused, 2);
 }
 
 START_TEST(http10_keep_alive_is_reused)
@@ -312,7 +305,7 @@ static void pipeline_case(struct canned_env *e)
     for (int i = 0; i < 3; i++)
         http_response_fini(&r[i]);
     get_body(e, "/4", 200, "d");                   /* then the connection is reused */
-    ck_assert_uint_eq(stats(e).conns_new, 1);
+    ck_assert_uint_eq(canned_stats(e).conns_new, 1);
 }
 
 START_TEST(pipelined_responses_on_one_connection)

@@ -20,13 +20,6 @@
 #define DL co_deadline_in_ms(5000)
 #define BIG (300 * 1024 + 7)
 
-static struct http_client_stats stats(struct canned_env *e)
-{
-    struct http_client_stats st;
-    http_client_get_stats(e->client, &st);
-    return st;
-}
-
 static char pattern(uint64_t i) { return (char)('a' + (i * 7 + i / 1000) % 26); }
 
 /* A body source of `size` pattern bytes; `lie` gives fewer than announced. */
@@ -186,7 +179,7 @@ static void sink_case(struct canned_env *e)
     ck_assert_int_eq(http_await_request(e->client, &q, &r, DL), -ECANCELED);
     ck_assert_ptr_nonnull(strstr(r.detail.text, "on_body"));
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).conns_open, 0);
+    ck_assert_uint_eq(canned_stats(e).conns_open, 0);
 }
 
 START_TEST(response_callback_gets_every_piece_and_can_stop)
@@ -234,7 +227,7 @@ static void tls_reuse_case(struct canned_env *e)
             ck_assert(r.reused);
         http_response_fini(&r);
     }
-    ck_assert_uint_eq(stats(e).conns_new, 1);
+    ck_assert_uint_eq(canned_stats(e).conns_new, 1);
 }
 
 START_TEST(https_keep_alive_with_verification)

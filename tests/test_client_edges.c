@@ -25,13 +25,6 @@
 #define DL co_deadline_in_ms(5000)
 #define OK2 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
-static struct http_client_stats stats(struct canned_env *e)
-{
-    struct http_client_stats st;
-    http_client_get_stats(e->client, &st);
-    return st;
-}
-
 static bool has(const char *text, const char *words)
 {
     return text && strstr(text, words) != NULL;
@@ -91,7 +84,7 @@ static void huge_claim_case(struct canned_env *e)
     ck_assert_ptr_null(w.r.body);           /* a failed call frees what it held */
     ck_assert_uint_eq(w.r.body_cap, 0);
     http_response_fini(&w.r);
-    ck_assert_uint_eq(stats(e).conns_open, 0);
+    ck_assert_uint_eq(canned_stats(e).conns_open, 0);
 }
 
 START_TEST(a_huge_content_length_reserves_little_until_bytes_come)
@@ -206,7 +199,7 @@ static void check_resend(struct canned_env *e, struct resend *x, struct source *
                   "detail: %s", r->detail.text);
     ck_assert_int_eq(r->status, 0);
     ck_assert_ptr_null(r->body);
-    ck_assert_uint_eq(stats(e).conns_open, 0);  /* the half-sent request's connection is gone */
+    ck_assert_uint_eq(canned_stats(e).conns_open, 0);  /* the half-sent request's connection is gone */
 }
 
 static void stale_resend_case(struct canned_env *e)
@@ -221,7 +214,7 @@ static void stale_resend_case(struct canned_env *e)
                               .body_length = x->body_length };
     int rc = http_await_request(e->client, &q, &r, DL);
     ck_assert(r.retried);
-    ck_assert_uint_eq(stats(e).retries, 1);
+    ck_assert_uint_eq(canned_stats(e).retries, 1);
     check_resend(e, x, &src, &r, rc);
     http_response_fini(&r);
     if (!x->rewind)
@@ -345,7 +338,7 @@ static void mid_body_case(struct canned_env *e)
     if (m->to_callback)
         ck_assert_str_eq(m->got, "part");   /* what did arrive was handed out */
     http_response_fini(&r);
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.conns_open, 0);    /* half read: closed, not pooled */
     ck_assert_uint_eq(st.conns_idle, 0);
     ck_assert_uint_eq(st.conns_closed, 1);
@@ -355,7 +348,7 @@ static void mid_body_case(struct canned_env *e)
     ck_assert_str_eq(r.body, "ok");
     ck_assert(!r.reused);
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).conns_new, 2);
+    ck_assert_uint_eq(canned_stats(e).conns_new, 2);
 }
 
 static void run_mid_body(struct mid_body m)
@@ -412,7 +405,7 @@ static void head_redirect_case(struct canned_env *e)
     ck_assert_uint_eq(r.body_len, 0);
     ck_assert_str_eq(http_response_header(&r, "content-length"), "5");
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).conns_new, 1);   /* no body to drain: the connection stayed */
+    ck_assert_uint_eq(canned_stats(e).conns_new, 1);   /* no body to drain: the connection stayed */
 }
 
 START_TEST(head_stays_head_through_303_and_every_redirect)
@@ -461,7 +454,7 @@ static void alpn_case(struct canned_env *e)
                   "detail: %s", r.detail.text);
     ck_assert_int_eq(r.status, 0);
     http_response_fini(&r);
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.conns_new, 0);     /* never became a connection of the pool */
     ck_assert_uint_eq(st.conns_open, 0);
     ck_assert_int_eq(e->srv->requests, 0);  /* and no request went out on it */

@@ -18,13 +18,6 @@
 
 #define DL co_deadline_in_ms(5000)
 
-static struct http_client_stats stats(struct canned_env *e)
-{
-    struct http_client_stats st;
-    http_client_get_stats(e->client, &st);
-    return st;
-}
-
 /* GET / must fail with `want`; the detail must contain `words`. */
 struct expect_fail {
     int want;
@@ -50,7 +43,7 @@ static void fail_case(struct canned_env *e)
     if (x->max_ms)
         ck_assert_msg(took >= x->min_ms && took < x->max_ms, "took %lld ms", (long long)took);
     http_response_fini(&r);
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.conns_open, 0);    /* a connection in an unknown state is closed */
     ck_assert_uint_eq(st.failures, 1);
 }
@@ -310,7 +303,7 @@ static void injection_case(struct canned_env *e)
     http_response_fini(&r);
     ck_assert_int_eq(http_await_get(e->client, "http://127.0.0.1:1 HTTP/1.1\r\nX: y/", &r, DL) < 0, 1);
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).conns_new, 0);
+    ck_assert_uint_eq(canned_stats(e).conns_new, 0);
 }
 
 START_TEST(crlf_injection_is_refused_before_anything_is_sent)
@@ -364,7 +357,7 @@ static void cancel_case(struct canned_env *e)
     ck_assert_int_eq(c->rc, -ECANCELED);
     if (h)
         ck_assert_int_eq(await_task(h, NULL, DL), 0);
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.waiting, 0);
     ck_assert_uint_eq(st.in_flight, 0);
     ck_assert_uint_eq(st.conns_open, h ? 1 : 0);

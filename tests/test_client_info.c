@@ -20,13 +20,6 @@
 
 #define DL co_deadline_in_ms(5000)
 
-static struct http_client_stats stats(struct canned_env *e)
-{
-    struct http_client_stats st;
-    http_client_get_stats(e->client, &st);
-    return st;
-}
-
 /* ---- interim heads ---- */
 
 /* What the callbacks saw, as one string: each interim head as
@@ -151,8 +144,8 @@ static void stop_case(struct canned_env *e)
     ck_assert_int_eq(r.status, 0);
     ck_assert(!r.retried);                              /* a byte arrived: never retried */
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).conns_open, 0);          /* half read: closed */
-    ck_assert_uint_eq(stats(e).failures, 1);
+    ck_assert_uint_eq(canned_stats(e).conns_open, 0);          /* half read: closed */
+    ck_assert_uint_eq(canned_stats(e).failures, 1);
 }
 
 START_TEST(a_negative_return_fails_the_request_with_that_code_and_closes)

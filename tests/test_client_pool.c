@@ -16,13 +16,6 @@
 #define DL co_deadline_in_ms(5000)
 #define OK2 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
-static struct http_client_stats stats(struct canned_env *e)
-{
-    struct http_client_stats st;
-    http_client_get_stats(e->client, &st);
-    return st;
-}
-
 static int get(struct canned_env *e, const char *path, struct http_response *r)
 {
     return http_await_get(e->client, canned_path(e->srv, path), r, DL);
@@ -41,7 +34,7 @@ static void reuse_case(struct canned_env *e)
 {
     for (int i = 0; i < 5; i++)
         get_ok(e, "/");
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.conns_new, 1);
     ck_assert_uint_eq(st.conns_reused, 4);
     ck_assert_uint_eq(st.conns_idle, 1);
@@ -76,7 +69,7 @@ static int fan_task(void *arg)
     struct http_response r;
     f->rc = http_await_get(f->e->client, canned_path(f->e->srv, path), &r, DL);
     f->done_ms = test_now_ms();
-    f->max_open = stats(f->e).conns_open;
+    f->max_open = canned_stats(f->e).conns_open;
     http_response_fini(&r);
     return 0;
 }
@@ -90,7 +83,7 @@ static void fifo_case(struct canned_env *e)
         ck_assert_int_eq(task_spawn(&t[i], fan_task, &f[i]), 0);
         await_yield();      /* arrive in index order */
     }
-    ck_assert_uint_eq(stats(e).waiting, 5);
+    ck_assert_uint_eq(canned_stats(e).waiting, 5);
     ck_assert_int_eq(await_all(t, 6, NULL, DL), 0);
     for (int i = 0; i < 6; i++) {
         ck_assert_int_eq(f[i].rc, 0);
@@ -101,7 +94,7 @@ static void fifo_case(struct canned_env *e)
         snprintf(want, sizeof want, "GET /%d ", i);
         ck_assert_ptr_eq(strstr(e->srv->reqs[i].head, want), e->srv->reqs[i].head);
     }
-    ck_assert_uint_eq(stats(e).pool_waits, 5);
+    ck_assert_uint_eq(canned_stats(e).pool_waits, 5);
 }
 
 START_TEST(requests_beyond_the_cap_wait_their_turn_fifo)
@@ -128,7 +121,7 @@ static void cap_case(struct canned_env *e)
         ck_assert_int_eq(f[i].rc, 0);
         ck_assert_uint_le(f[i].max_open, 3);
     }
-    ck_assert_uint_eq(stats(e).conns_new, 3);
+    ck_assert_uint_eq(canned_stats(e).conns_new, 3);
 }
 
 START_TEST(per_origin_cap_bounds_connections)
@@ -172,7 +165,7 @@ static void total_cap_case(struct canned_env *e)
     ck_assert_int_eq(await_task(t, NULL, DL), 0);
     ck_assert_int_eq(w->rc_a, 0);
     ck_assert_int_eq(w->rc_b, 0);
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.conns_open, 1);            /* B's, idle */
     ck_assert_uint_eq(st.conns_closed, 1);          /* A's, evicted */
     ck_assert_uint_eq(st.pool_waits, 1);
@@ -213,8 +206,8 @@ static void pool_timeout_case(struct canned_env *e)
     ck_assert_ptr_nonnull(strstr(r.detail.text, "pool timeout"));
     ck_assert(http_error_is_timeout(-HTTP_E_POOL_TIMEOUT));
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).pool_timeouts, 1);
-    ck_assert_uint_eq(stats(e).waiting, 0);
+    ck_assert_uint_eq(canned_stats(e).pool_timeouts, 1);
+    ck_assert_uint_eq(canned_stats(e).waiting, 0);
     ck_assert_int_eq(await_task(t, NULL, DL), 0);
 }
 
@@ -235,7 +228,7 @@ static void closed_idle_case(struct canned_env *e)
     get_ok(e, "/1");
     await_sleep_ms(20);                 /* the server has closed the idle connection */
     get_ok(e, "/2");
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.stale_closed, 1);   /* caught by the EOF check, not by a retry */
     ck_assert_uint_eq(st.retries, 0);
     ck_assert_uint_eq(st.conns_new, 2);
@@ -267,9 +260,9 @@ static void stale_case(struct canned_env *e)
         ck_assert(r.retried);
         ck_assert(!r.reused);
         ck_assert_str_eq(r.body, "ok");
-        ck_assert_uint_eq(stats(e).retries, 1);
+        ck_assert_uint_eq(canned_stats(e).retries, 1);
     } else {
-        ck_assert_uint_eq(stats(e).retries, 0);
+        ck_assert_uint_eq(canned_stats(e).retries, 0);
     }
     http_response_fini(&r);
 }
@@ -316,7 +309,7 @@ static void fresh_fail_case(struct canned_env *e)
     ck_assert_int_eq(get(e, "/", &r), -HTTP_E_CLOSED);    /* a new connection: no retry */
     ck_assert_ptr_nonnull(strstr(r.detail.text, "closed the connection before answering"));
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).retries, 0);
+    ck_assert_uint_eq(canned_stats(e).retries, 0);
 }
 
 START_TEST(a_new_connection_closed_before_answering_is_not_retried)
@@ -333,7 +326,7 @@ static void idle_case(struct canned_env *e)
     get_ok(e, "/1");
     await_sleep_ms(60);
     get_ok(e, "/2");
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.idle_expired, 1);
     ck_assert_uint_eq(st.conns_new, 2);
 }
@@ -363,7 +356,7 @@ static void many_case(struct canned_env *e)
     ck_assert_int_eq(await_all(t, N, NULL, co_deadline_in_ms(20000)), 0);
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(f[i].rc, 0);
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.conns_new, 8);
     ck_assert_uint_eq(st.exchanges, N);
     free(f);

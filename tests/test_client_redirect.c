@@ -17,13 +17,6 @@
 #define DL co_deadline_in_ms(5000)
 #define OK2 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
-static struct http_client_stats stats(struct canned_env *e)
-{
-    struct http_client_stats st;
-    http_client_get_stats(e->client, &st);
-    return st;
-}
-
 static bool head_has(const struct canned_server *s, int i, const char *text)
 {
     return i < s->requests && strstr(s->reqs[i].head, text) != NULL;
@@ -41,7 +34,7 @@ static void relative_case(struct canned_env *e)
     ck_assert_ptr_nonnull(strstr(r.url, "/dir/c?x=1"));
     ck_assert_ptr_null(http_response_header(&r, "location"));  /* the final response's fields */
     http_response_fini(&r);
-    struct http_client_stats st = stats(e);
+    struct http_client_stats st = canned_stats(e);
     ck_assert_uint_eq(st.redirects, 2);
     ck_assert_uint_eq(st.conns_new, 1);     /* redirect bodies drained: one connection */
     ck_assert_uint_eq(st.drained, 2);
@@ -238,8 +231,8 @@ static void big_body_case(struct canned_env *e)
     ck_assert_int_eq(http_await_get(e->client, canned_path(e->srv, "/"), &r, DL), 0);
     ck_assert_str_eq(r.body, "ok");
     http_response_fini(&r);
-    ck_assert_uint_eq(stats(e).conns_new, 2);   /* too big to drain: closed instead */
-    ck_assert_uint_eq(stats(e).drained, 0);
+    ck_assert_uint_eq(canned_stats(e).conns_new, 2);   /* too big to drain: closed instead */
+    ck_assert_uint_eq(canned_stats(e).drained, 0);
 }
 
 START_TEST(a_redirect_body_too_big_to_drain_closes_the_connection)
