@@ -270,13 +270,10 @@ static int measure_rounds(const char *url, const char *wrk, int conns)
         fflush(stdout);
     }
     if (n > 0) {
-        double lo = ratios[0], hi = ratios[0];
-        for (int i = 1; i < n; i++) {
-            lo = ratios[i] < lo ? ratios[i] : lo;
-            hi = ratios[i] > hi ? ratios[i] : hi;
-        }
+        double rate_median = median(ratios, n);   /* sorts them: the ends are min and max */
         printf("  %-6d %-7s %12s %10s %12s %10s %8.2fx %8.2fx   (req/s ratio %.2f-%.2f)\n", conns,
-               "median", "", "", "", "", median(ratios, n), median(cpu_ratios, n), lo, hi);
+               "median", "", "", "", "", rate_median, median(cpu_ratios, n), ratios[0],
+               ratios[n - 1]);
     }
     return failed ? -1 : 0;
 }
